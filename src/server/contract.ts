@@ -32,6 +32,11 @@ export interface TunnelTransport {
   readonly localAddress: string;
   /** Ends the connection (close_notify, then TCP close). */
   close(): void;
+  /** Optional flow control: stop delivering records to the tunnel while a tun write would block (ocserv tun_enqueue_write). */
+  pauseReading?(): void;
+  resumeReading?(): void;
+  /** Optional: true while the outgoing queue is above its high-water mark; the tunnel then stops reading its tun device until transportWritable(). */
+  readonly congested?: boolean;
 }
 
 /** A CONNECT request that passed the cookie check. Header names are matched case-sensitively, as ocserv does. */
@@ -53,6 +58,8 @@ export interface TunnelHandle {
   receiveRecord(data: Uint8Array): void;
   /** The TLS connection ended (peer close, error, or our close); releases lease and tun unless reused. */
   transportClosed(): void;
+  /** Optional: the transport's outgoing queue drained below its low-water mark after being congested. */
+  transportWritable?(): void;
 }
 
 export interface TunnelManager {

@@ -1,0 +1,499 @@
+// The TunnelManager (contract.ts): answers a CONNECT that passed the cookie check and runs the tunnel.
+//
+// connect(), in ocserv's order (protocol.md §1.5 steps 4-8, architecture.md §5 accept_user):
+//   1. session reuse: a live tunnel with the same cookie must belong to the same user; its leases are
+//      stolen and it is ended (cookie kept);
+//   2. per-user/group config, re-read at every CONNECT (injected loader), plus expose-iroutes;
+//   3. IP leases (no lease → 503 "Server configuration error");
+//   4. tun device: open "<device>%d", read its MTU, compute the MTU values (§5.1), configure the
+//      addresses, the IPv6 route, the data MTU and up (an IPv6 failure drops IPv6, as ocserv does);
+//   5. connect-script (non-zero exit refuses the session → 401), then route-add-cmd for each iroute;
+//   6. the response head, the Tunnel data path, tun reading, SessionStore.connected().
+// When a tunnel ends for any reason (BYE, DPD, timeouts, the TCP connection closing, a SIGKILLed
+// client whose socket errors or times out), release() runs exactly once: SessionStore.ended(),
+// disconnect-script, route-del-cmd, lease release, tun close. Nothing is left behind.
+
+import type { Config, Route, RouteEntry, SessionSettings, VhostConfig } from "../../config/types.ts";
+import type { TunDevice, TunFactory } from "../../tun/device.ts";
+import type { ConnectOutcome, ConnectRequest, DisconnectReason, SessionRecord, SessionStore, TunnelManager } from "../contract.ts";
+import { parseClientInfo } from "./client.ts";
+import {
+  REASON_CONFIG_ERROR,
+  REASON_SERVER_ERROR,
+  buildConnectHead,
+  isDefaultRoute,
+  rekeyFuzzFromBytes,
+  type DtlsHeaderContext,
+} from "./connect-response.ts";
+import { CSTP_HEADER_LEN } from "./cstp.ts";
+import { LeaseError, LeaseTable, type LeaseHolder } from "./leases.ts";
+import { computeMtu, isIpv6Peer, type MtuResult } from "./mtu.ts";
+import { createShellRunner, routeCommand, scriptEnv, type ScriptContext, type ScriptRunner } from "./scripts.ts";
+import { Tunnel } from "./tunnel.ts";
+
+/** Kernel-side configuration of a tun device (src/tun RtNetlink satisfies it). */
+export interface TunNetworking {
+  getLink(index: number): { readonly mtu: number };
+  configureTunnel(
+    index: number,
+    a: {
+      readonly mtu?: number;
+      readonly ipv4?: { readonly local: string; readonly peer: string };
+      readonly ipv6?: { readonly local: string; readonly client: string; readonly subnetPrefix: number };
+    },
+  ): { readonly ipv6Error: Error | null };
+}
+
+/** What the per-user loader returns; src/config's SessionResult (from loadSessionSettings) satisfies it. */
+export type SettingsResult =
+  | { readonly kind: "ok"; readonly settings: SessionSettings }
+  | { readonly kind: "rejected"; readonly reason: string };
+
+export interface ManagerTimers {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): () => void;
+  setInterval(fn: () => void, ms: number): () => void;
+}
+
+/** Wall-clock timers for production use. */
+export const systemTimers: ManagerTimers = Object.freeze({
+  now: () => Date.now(),
+  setTimeout(fn: () => void, ms: number): () => void {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+  setInterval(fn: () => void, ms: number): () => void {
+    const t = setInterval(fn, ms);
+    return () => clearInterval(t);
+  },
+});
+
+export interface ManagerLog {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface ExposedIroutes {
+  readonly username: string;
+  readonly routes: readonly Route[];
+}
+
+export interface TunnelManagerDeps {
+  /** The current configuration; a reload swaps it, running tunnels keep the settings they started with. */
+  config(): Config;
+  /**
+   * The effective settings of a session: vhost overlaid with group then user file, re-read at each
+   * CONNECT. src/config's loadSessionSettings has exactly this shape.
+   */
+  settingsFor(vhost: VhostConfig, username: string, group: string | null): Promise<SettingsResult>;
+  /** expose-iroutes: every user's iroutes from config-per-user. */
+  exposedIroutes?(vhost: VhostConfig): Promise<readonly ExposedIroutes[]>;
+  readonly sessions: SessionStore;
+  readonly tuns: TunFactory;
+  readonly net: TunNetworking;
+  readonly timers: ManagerTimers;
+  /** CSPRNG bytes. */
+  random(n: number): Uint8Array;
+  /** ping-leases prober: true when the address answers. Used only while `ping-leases` is on. */
+  probe?(address: string): Promise<boolean>;
+  readonly scripts?: ScriptRunner;
+  /** The DTLS helper's hook for the X-DTLS-* block; absent = DTLS disabled. */
+  dtlsHeaders?(ctx: DtlsHeaderContext): string[];
+  readonly tunOwner?: { readonly uid?: number; readonly gid?: number };
+  readonly log?: ManagerLog;
+}
+
+/** ocserv runs periodic_check from a 10 s timer. */
+export const PERIODIC_CHECK_MS = 10_000;
+/** Packets read from the tun per readiness callback. */
+const READ_BATCH = 32;
+/** Extra room over the link MTU for packets from the client (headers of other stacks, DPD padding). */
+const RX_SLACK = 256;
+
+const COOKIE_NOT_ACCEPTABLE = "Cookie is not acceptable";
+
+/** A running tunnel and what its release needs. */
+interface LiveTunnel {
+  readonly id: number;
+  readonly key: string;
+  readonly session: SessionRecord;
+  readonly tunnel: Tunnel;
+  readonly device: TunDevice;
+  leases: LeaseHolder;
+  readonly iroutes: readonly Route[];
+  readonly script: Omit<ScriptContext, "reason" | "stats" | "leases">;
+  readonly routeDelCmd: string | null;
+  readonly disconnectScript: string | null;
+  released: boolean;
+}
+
+export interface TunnelInfo {
+  readonly id: number;
+  readonly safeId: string;
+  readonly username: string;
+  readonly group: string | null;
+  readonly device: string;
+  readonly ipv4: string | null;
+  readonly ipv6: string | null;
+  readonly remoteAddress: string;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly since: number;
+}
+
+function fail(status: 401 | 503, reason: string): ConnectOutcome {
+  return { ok: false, status, reason };
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class TunnelManagerImpl implements TunnelManager {
+  private readonly live = new Map<string, LiveTunnel>();
+  private readonly leases: LeaseTable;
+  private readonly scripts: ScriptRunner;
+  private nextId = 1;
+  private readonly stopTimer: () => void;
+
+  constructor(private readonly deps: TunnelManagerDeps) {
+    this.scripts = deps.scripts ?? createShellRunner();
+    const probe = deps.probe;
+    this.leases = new LeaseTable({
+      random: (n) => deps.random(n),
+      probe: probe ? (a) => (deps.config().global["ping-leases"] ? probe(a) : Promise.resolve(false)) : null,
+    });
+    this.stopTimer = deps.timers.setInterval(() => this.checkAll(), PERIODIC_CHECK_MS);
+  }
+
+  /** Runs every tunnel's periodic check now (the 10 s timer calls this). */
+  checkAll(): void {
+    for (const t of [...this.live.values()]) t.tunnel.periodicCheck();
+  }
+
+  /** The running tunnels, for occtl-style listings. */
+  list(): TunnelInfo[] {
+    return [...this.live.values()].map((t) => {
+      const s = t.tunnel.stats;
+      return {
+        id: t.id,
+        safeId: t.session.safeId,
+        username: t.session.username,
+        group: t.session.group,
+        device: t.device.name,
+        ipv4: t.leases.ipv4?.remote ?? null,
+        ipv6: t.leases.ipv6?.remote ?? null,
+        remoteAddress: t.script.ipReal,
+        bytesIn: s.bytesIn,
+        bytesOut: s.bytesOut,
+        since: s.startTime,
+      };
+    });
+  }
+
+  /** Ends one tunnel from the server side (occtl disconnect): the cookie is invalidated. */
+  disconnect(id: number): boolean {
+    for (const t of this.live.values()) {
+      if (t.id === id) {
+        t.tunnel.end("server-disconnect");
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Ends every tunnel and stops the timer (server shutdown). */
+  close(reason: DisconnectReason = "server-disconnect"): void {
+    this.stopTimer();
+    for (const t of [...this.live.values()]) t.tunnel.end(reason);
+  }
+
+  get leaseTable(): LeaseTable {
+    return this.leases;
+  }
+
+  async connect(req: ConnectRequest): Promise<ConnectOutcome> {
+    const { session, transport } = req;
+    const cfg = this.deps.config();
+    const vhost = cfg.vhostFor(session.vhost);
+    const client = parseClientInfo(req.headers, session.userAgent);
+    const key = session.safeId;
+
+    // 1. Session reuse: steal the leases of the tunnel holding this cookie, then end it.
+    let stolen: LeaseHolder | null = null;
+    const old = this.live.get(key);
+    if (old) {
+      if (old.session.username !== session.username) return fail(401, COOKIE_NOT_ACCEPTABLE);
+      stolen = this.supersede(old);
+    }
+
+    // 2. Per-user/group config.
+    let settings: SessionSettings;
+    let routes: readonly RouteEntry[];
+    try {
+      const r = await this.deps.settingsFor(vhost, session.username, session.group);
+      if (r.kind === "rejected") throw new Error(r.reason);
+      settings = r.settings;
+      routes = await this.effectiveRoutes(vhost, session, settings);
+    } catch (e) {
+      if (stolen) this.leases.release(stolen);
+      this.deps.log?.warn(`session ${session.safeId}: per-user configuration rejected: ${errorText(e)}`);
+      return fail(401, COOKIE_NOT_ACCEPTABLE);
+    }
+
+    // 3. Leases.
+    let leases: LeaseHolder;
+    try {
+      leases = await this.leases.allocate({
+        username: session.username,
+        ipv4Network: settings["ipv4-network"],
+        ipv6Network: settings["ipv6-network"],
+        ipv6SubnetPrefix: settings["ipv6-subnet-prefix"],
+        explicitIpv4: settings["explicit-ipv4"],
+        explicitIpv6: settings["explicit-ipv6"],
+        predictable: vhost.options["predictable-ips"],
+        stolen,
+      });
+    } catch (e) {
+      if (stolen) this.leases.release(stolen);
+      if (e instanceof LeaseError) {
+        this.deps.log?.warn(`session ${session.safeId}: no IP lease for ${session.username}: ${e.message}`);
+        return fail(503, REASON_CONFIG_ERROR);
+      }
+      throw e;
+    }
+
+    // 4. The tun device.
+    let device: TunDevice;
+    try {
+      const owner = this.deps.tunOwner;
+      device = this.deps.tuns.openTun(`${cfg.global.device}%d`, {
+        ...(owner?.uid !== undefined ? { owner: owner.uid } : {}),
+        ...(owner?.gid !== undefined ? { group: owner.gid } : {}),
+      });
+    } catch (e) {
+      this.leases.release(leases);
+      this.deps.log?.warn(`session ${session.safeId}: cannot create tun device: ${errorText(e)}`);
+      return fail(503, REASON_SERVER_ERROR);
+    }
+    let mtu: MtuResult;
+    try {
+      let deviceMtu = 0;
+      try {
+        deviceMtu = this.deps.net.getLink(device.index).mtu;
+      } catch {
+        deviceMtu = 0; // ocserv: 1500 when SIOCGIFMTU fails
+      }
+      mtu = computeMtu({
+        configuredMtu: settings.mtu,
+        deviceMtu,
+        clientBaseMtu: client.baseMtu,
+        clientTunnelMtu: client.tunnelMtu,
+        hasIpv6Lease: leases.ipv6 !== null,
+        peerIsIpv6: isIpv6Peer(transport.remoteAddress),
+        cipherSuite: transport.tls.cipherSuite,
+      });
+      const v4 = leases.ipv4;
+      const v6 = leases.ipv6;
+      const result = this.deps.net.configureTunnel(device.index, {
+        mtu: Math.max(68, mtu.dataMtu),
+        ...(v4 ? { ipv4: { local: v4.local, peer: v4.remote } } : {}),
+        ...(v6 ? { ipv6: { local: v6.local, client: v6.subnet, subnetPrefix: v6.subnetPrefix } } : {}),
+      });
+      if (result.ipv6Error && leases.ipv6) {
+        this.deps.log?.warn(`session ${session.safeId}: IPv6 setup of ${device.name} failed, continuing with IPv4: ${result.ipv6Error.message}`);
+        leases = this.leases.dropIpv6(leases);
+        if (!leases.ipv4) throw result.ipv6Error;
+      }
+    } catch (e) {
+      device.close();
+      this.leases.release(leases);
+      this.deps.log?.warn(`session ${session.safeId}: cannot configure ${device.name}: ${errorText(e)}`);
+      return fail(503, REASON_SERVER_ERROR);
+    }
+    this.deps.log?.info(`assigning tun device ${device.name} to ${session.username} (${session.safeId})`);
+
+    const g = cfg.global;
+    const hostname = settings.hostname ?? client.hostname;
+    const id = this.nextId++;
+    const scriptBase: LiveTunnel["script"] = {
+      id,
+      vhost: vhost.name,
+      username: session.username,
+      group: session.group,
+      hostname,
+      device: device.name,
+      userAgent: client.userAgent,
+      deviceType: client.deviceType,
+      platform: client.platform,
+      ipReal: transport.remoteAddress,
+      ipRealLocal: transport.localAddress,
+      routes,
+      noRoutes: settings["no-route"],
+      dns: settings.dns,
+      restrictToRoutes: settings["restrict-user-to-routes"],
+      ports: settings["restrict-user-to-ports"],
+    };
+
+    // 5. connect-script, then the iroutes.
+    if (g["connect-script"]) {
+      const code = await this.scripts.run(g["connect-script"], scriptEnv({ ...scriptBase, reason: "connect", leases }));
+      if (code !== 0) {
+        device.close();
+        this.leases.release(leases);
+        this.deps.log?.warn(`session ${session.safeId}: connect-script exited with ${code}; refusing ${session.username}`);
+        return fail(401, COOKIE_NOT_ACCEPTABLE);
+      }
+    }
+    if (g["route-add-cmd"]) {
+      for (const r of settings.iroute) this.fireAndForget(routeCommand(g["route-add-cmd"], r, device.name), {});
+    }
+
+    // 6. The response and the data path. A tunnel that raced us on the same cookie is superseded too.
+    const raced = this.live.get(key);
+    if (raced) {
+      const s2 = this.supersede(raced);
+      this.leases.release(s2);
+    }
+    const dpd = client.mobile ? settings["mobile-dpd"] : settings.dpd;
+    const opts = vhost.options;
+    const head = buildConnectHead({
+      vhost: opts,
+      settings,
+      routes,
+      client,
+      username: session.username,
+      group: session.group,
+      leases,
+      hostname,
+      mtu,
+      tls: transport.tls,
+      rekeyFuzz: rekeyFuzzFromBytes(this.deps.random(2)),
+      secondsSinceAuth: Math.max(0, (this.deps.timers.now() - session.authTime) / 1000),
+      headers: req.headers,
+      ...(this.deps.dtlsHeaders ? { dtlsHeaders: (c: DtlsHeaderContext) => this.deps.dtlsHeaders!(c) } : {}),
+    });
+
+    let live: LiveTunnel | null = null;
+    const tunnel = new Tunnel({
+      transport,
+      tun: device,
+      tunReader: device,
+      timers: this.deps.timers,
+      dpd,
+      idleTimeout: client.mobile ? opts["mobile-idle-timeout"] : opts["idle-timeout"],
+      sessionTimeout: settings["session-timeout"],
+      authTime: session.authTime,
+      rxPerSec: settings["rx-data-per-sec"],
+      txPerSec: settings["tx-data-per-sec"],
+      maxPayload: Math.min(0xffff, Math.max(mtu.linkMtu, mtu.dataMtu, 1500) + RX_SLACK),
+      onEnd: (reason) => {
+        if (live) this.release(live, reason);
+      },
+    });
+    live = {
+      id,
+      key,
+      session,
+      tunnel,
+      device,
+      leases,
+      iroutes: settings.iroute,
+      script: scriptBase,
+      routeDelCmd: g["route-del-cmd"],
+      disconnectScript: g["disconnect-script"],
+      released: false,
+    };
+    this.live.set(key, live);
+    this.startReading(device, tunnel, mtu);
+    this.deps.sessions.connected(session.sid);
+    if (client.hostname !== null && g["host-update-script"]) {
+      this.fireAndForget(g["host-update-script"], scriptEnv({ ...scriptBase, reason: "host-update", leases }));
+    }
+    return { ok: true, head, tunnel };
+  }
+
+  /** Appends other users' iroutes (expose-iroutes) unless the session uses the default route. */
+  private async effectiveRoutes(vhost: VhostConfig, session: SessionRecord, settings: SessionSettings): Promise<readonly RouteEntry[]> {
+    const routes = settings.route;
+    if (!vhost.options["expose-iroutes"] || !this.deps.exposedIroutes || isDefaultRoute(routes)) return routes;
+    const extra: Route[] = [];
+    for (const e of await this.deps.exposedIroutes(vhost)) {
+      if (e.username === session.username) continue;
+      extra.push(...e.routes);
+    }
+    return extra.length === 0 ? routes : Object.freeze([...routes, ...extra]);
+  }
+
+  /** Reads tun packets in batches into pooled buffers with 8 bytes of header room. */
+  private startReading(device: TunDevice, tunnel: Tunnel, mtu: MtuResult): void {
+    const size = CSTP_HEADER_LEN + Math.max(mtu.linkMtu, mtu.dataMtu, 1500);
+    const bufs: Uint8Array[] = [];
+    for (let i = 0; i < READ_BATCH; i++) bufs.push(new Uint8Array(size));
+    const sizes = new Int32Array(READ_BATCH);
+    device.onReadable(() => {
+      if (tunnel.ended) {
+        device.pause();
+        return;
+      }
+      let n: number;
+      try {
+        n = device.readBatch(bufs, sizes, CSTP_HEADER_LEN);
+      } catch (e) {
+        this.deps.log?.warn(`reading ${device.name} failed: ${errorText(e)}`);
+        tunnel.end("error");
+        return;
+      }
+      for (let i = 0; i < n; i++) tunnel.fromTun(bufs[i]!, sizes[i]!);
+      tunnel.afterTunBatch();
+    });
+  }
+
+  /** Takes the leases of a live tunnel on this cookie and ends it; the cookie stays valid. */
+  private supersede(old: LiveTunnel): LeaseHolder {
+    const stolen = this.leases.steal(old.leases);
+    old.tunnel.end("user-reconnect");
+    return stolen;
+  }
+
+  /** Everything a tunnel holds, released exactly once (architecture.md §5 remove_proc order). */
+  private release(t: LiveTunnel, reason: DisconnectReason): void {
+    if (t.released) return;
+    t.released = true;
+    if (this.live.get(t.key) === t) this.live.delete(t.key);
+    t.device.onReadable(null);
+    const s = t.tunnel.stats;
+    const now = this.deps.timers.now();
+    this.deps.log?.info(`session ${t.session.safeId} of ${t.session.username} on ${t.device.name} ended: ${reason}`);
+    try {
+      this.deps.sessions.ended(t.session.sid, reason);
+    } catch (e) {
+      this.deps.log?.warn(`session store failed on end: ${errorText(e)}`);
+    }
+    if (t.disconnectScript) {
+      this.fireAndForget(
+        t.disconnectScript,
+        scriptEnv({
+          ...t.script,
+          reason: "disconnect",
+          leases: t.leases,
+          stats: { bytesIn: s.bytesIn, bytesOut: s.bytesOut, durationSeconds: Math.max(0, Math.floor((now - s.startTime) / 1000)) },
+        }),
+      );
+    }
+    if (t.routeDelCmd) {
+      for (const r of t.iroutes) this.fireAndForget(routeCommand(t.routeDelCmd, r, t.device.name), {});
+    }
+    this.leases.release(t.leases);
+    t.device.close();
+  }
+
+  private fireAndForget(command: string, env: Readonly<Record<string, string>>): void {
+    this.scripts.run(command, env).then(
+      (code) => {
+        if (code !== 0) this.deps.log?.warn(`command exited with ${code}: ${command.split(" ")[0] ?? ""}`);
+      },
+      (e: unknown) => this.deps.log?.warn(`command failed: ${errorText(e)}`),
+    );
+  }
+}
