@@ -45,7 +45,7 @@ export type SignatureScheme =
   | "ecdsa_sha1"
   | "ed25519";
 
-export type KeyType = "rsa" | "ecdsa-p256" | "ecdsa-p384" | "ed25519";
+export type KeyType = "rsa" | "ecdsa-p256" | "ecdsa-p384" | "ecdsa-p521" | "ed25519";
 
 /** A public key as found in a SubjectPublicKeyInfo. */
 export interface PublicKey {

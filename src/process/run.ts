@@ -1,0 +1,38 @@
+// The seam between the command line and the server. src/cli.ts loads and checks the configuration, sets
+// up logging, daemonizes and writes the pid file, then calls runServer(config, context).
+//
+// The server module (src/server/main.ts, not written yet) is to export a function of type RunServer;
+// the lead wires it in src/cli.ts in place of the placeholder below. Until then the placeholder refuses
+// to start: it logs "server not implemented" and the process exits 1. It never pretends to serve.
+import type { Config, ConfigResult } from "../config/types.ts";
+import type { Logger } from "../log/types.ts";
+import type { CliOptions } from "./argv.ts";
+import type { LifecycleRegistry } from "./lifecycle.ts";
+
+export interface ServerContext {
+  readonly options: CliOptions;
+  readonly log: Logger;
+  /** Register shutdown (SIGTERM/SIGINT) and reload (SIGHUP) callbacks here. */
+  readonly lifecycle: LifecycleRegistry;
+  /**
+   * Call once the listeners are bound and the server accepts clients. In daemon mode this lets the
+   * waiting parent exit 0; before it, a failure makes the parent exit 1 with the reason.
+   */
+  ready(): void;
+  /** Loads the configuration again from the same file (for the SIGHUP reload hook). */
+  reloadConfig(): Promise<ConfigResult>;
+}
+
+export type ServerResult =
+  /** Started; the process lives until a shutdown hook finishes. */
+  | { readonly kind: "running" }
+  /** Could not start: the process exits with `exitCode` after logging `message`. */
+  | { readonly kind: "failed"; readonly exitCode: number; readonly message: string };
+
+export type RunServer = (config: Config, context: ServerContext) => Promise<ServerResult>;
+
+/** Placeholder until src/server/main.ts exists. */
+export const runServer: RunServer = async (_config, context) => {
+  context.log.error("server not implemented");
+  return { kind: "failed", exitCode: 1, message: "server not implemented" };
+};
