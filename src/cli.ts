@@ -9,6 +9,7 @@
 import { parseArgv, SYSLOG_FACILITY_CODES, type CliOptions } from "./process/argv.ts";
 import { SHORT_USAGE, renderHelp } from "./process/usage.ts";
 import { VERSION } from "./process/version.ts";
+import { runAppletIfInvoked } from "./tools/dispatch.ts";
 import type { Readiness } from "./process/daemon.ts";
 import type { LogSink, RootLogger } from "./log/index.ts";
 import type { PidFile } from "./process/pidfile.ts";
@@ -33,6 +34,9 @@ function selfCommand(): string[] {
 }
 
 async function main(): Promise<number | null> {
+  // Busybox-style: invoked as `ocpasswd` or `ocserv-certtool` (a link to this binary), run that tool.
+  const appletExit = await runAppletIfInvoked(process.argv0, process.argv, process.env);
+  if (appletExit !== null) return appletExit;
   const parsed = parseArgv(process.argv.slice(2));
   switch (parsed.kind) {
     case "help":
@@ -100,7 +104,7 @@ async function serve(options: CliOptions): Promise<number | null> {
 
 async function runInProcess(options: CliOptions, config: Config, readiness: Readiness, isDaemonChild: boolean): Promise<number | null> {
   const [{ setDumpable }, { writePidFile }, { Lifecycle }, { runServer }, { loadConfig }, logModule] = await Promise.all([
-    import("./process/libc.ts"), import("./process/pidfile.ts"), import("./process/lifecycle.ts"), import("./process/run.ts"),
+    import("./process/libc.ts"), import("./process/pidfile.ts"), import("./process/lifecycle.ts"), import("./server/main.ts"),
     import("./process/load-config.ts"), import("./log/index.ts"),
   ]);
   // ocserv: non-dumpable unless -x, so no unprivileged ptrace or core file can read keys and cookies.

@@ -1,9 +1,7 @@
 // The seam between the command line and the server. src/cli.ts loads and checks the configuration, sets
 // up logging, daemonizes and writes the pid file, then calls runServer(config, context).
 //
-// The server module (src/server/main.ts, not written yet) is to export a function of type RunServer;
-// the lead wires it in src/cli.ts in place of the placeholder below. Until then the placeholder refuses
-// to start: it logs "server not implemented" and the process exits 1. It never pretends to serve.
+// The server module, src/server/main.ts, exports the RunServer that src/cli.ts calls.
 import type { Config, ConfigResult } from "../config/types.ts";
 import type { Logger } from "../log/types.ts";
 import type { CliOptions } from "./argv.ts";
@@ -30,9 +28,3 @@ export type ServerResult =
   | { readonly kind: "failed"; readonly exitCode: number; readonly message: string };
 
 export type RunServer = (config: Config, context: ServerContext) => Promise<ServerResult>;
-
-/** Placeholder until src/server/main.ts exists. */
-export const runServer: RunServer = async (_config, context) => {
-  context.log.error("server not implemented");
-  return { kind: "failed", exitCode: 1, message: "server not implemented" };
-};

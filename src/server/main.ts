@@ -1,0 +1,224 @@
+// The server: wires the configuration into the modules and the modules into sockets.
+//
+//   TCP accept (src/net) ──► TLS (src/tls, per-vhost settings from SNI) ──► HTTP front (src/server/front:
+//   auth exchange, sessions, cookies, bans) ──CONNECT──► tunnel manager (src/server/tunnel: leases, tun via
+//   src/tun, scripts, CSTP data path)
+//
+// Everything is built once here from the frozen Config; a SIGHUP builds a new Config and swaps it whole
+// (running tunnels keep the settings they started with). Module-level state: none.
+
+import type { Config, VhostConfig } from "../config/types.ts";
+import { applyReload, formatDiagnostic, loadSessionSettings } from "../config/index.ts";
+import { randomBytes } from "../crypto/index.ts";
+import { BanTracker, createAuthenticator, type Authenticator } from "../auth/index.ts";
+import { listenTcp, type TcpConnection, type TcpListener } from "../net/index.ts";
+import { SessionCache, TlsServerConnection } from "../tls/index.ts";
+import { RtNetlink, createLinuxTunFactory } from "../tun/index.ts";
+import type { RunServer, ServerContext } from "../process/run.ts";
+import { createFront, type Front } from "./front/server.ts";
+import { MemorySessionStore, vhostSessionPolicy } from "./front/sessions.ts";
+import type { FrontSocket } from "./front/types.ts";
+import { TunnelManagerImpl, loadExposedIroutes, systemTimers } from "./tunnel/index.ts";
+import { VhostTlsError, loadVhostTls, type VhostTls } from "./vhost-tls.ts";
+
+/** ocserv's TLS session cache is bounded; this many entries is ample for a router. */
+const TLS_SESSION_CACHE_ENTRIES = 8192;
+
+/** Bun reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d; the rest of the server wants a.b.c.d. */
+function plainAddress(a: string): string {
+  return a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
+}
+
+function banConfig(config: Config) {
+  const g = config.global;
+  return {
+    maxBanScore: g["max-ban-score"],
+    banTime: g["ban-time"],
+    banResetTime: g["ban-reset-time"],
+    pointsConnection: g["ban-points-connection"],
+    pointsWrongPassword: g["ban-points-wrong-password"],
+    pointsKkdcp: g["ban-points-kkdcp"],
+  };
+}
+
+/** Authenticators per vhost, created eagerly so that broken passwd/otp files stop the start. */
+function buildAuthenticators(config: Config, log: ServerContext["log"]): Map<string | null, Authenticator> {
+  const out = new Map<string | null, Authenticator>();
+  for (const v of [config.defaultVhost, ...config.vhosts]) {
+    out.set(
+      v.name,
+      createAuthenticator(v.options.auth, v.options["enable-auth"], {
+        banPointsWrongPassword: config.global["ban-points-wrong-password"],
+        certGroupOid: v.options["cert-group-oid"] !== null,
+        log: (level, message) => log[level](message),
+      }),
+    );
+  }
+  return out;
+}
+
+export const runServer: RunServer = async (initial, ctx) => {
+  const log = ctx.log;
+  let config = initial;
+
+  let vhostTls: ReadonlyMap<string | null, VhostTls>;
+  let authenticators: Map<string | null, Authenticator>;
+  try {
+    vhostTls = loadVhostTls(config, (v, reason) => log.info(`client certificate rejected on ${v.name ?? "default"} vhost: ${reason}`));
+    authenticators = buildAuthenticators(config, log);
+  } catch (e) {
+    const message = e instanceof VhostTlsError ? e.message : (e as Error).message;
+    return { kind: "failed", exitCode: 1, message };
+  }
+
+  const tlsFor = (vhost: VhostConfig): VhostTls => vhostTls.get(vhost.name) ?? vhostTls.get(null)!;
+  const sessionCache = new SessionCache(Math.max(1, config.defaultVhost.options["cookie-timeout"]), TLS_SESSION_CACHE_ENTRIES);
+  const bans = new BanTracker(banConfig(config));
+  const clock = { now: () => Date.now() };
+  const sessions = new MemorySessionStore({ clock, random: randomBytes, policy: vhostSessionPolicy(() => config) });
+
+  let tuns: ReturnType<typeof createLinuxTunFactory>;
+  let netlink: RtNetlink;
+  try {
+    tuns = createLinuxTunFactory();
+    netlink = RtNetlink.open();
+  } catch (e) {
+    return { kind: "failed", exitCode: 1, message: `cannot use tun devices: ${(e as Error).message}` };
+  }
+
+  const tunnels = new TunnelManagerImpl({
+    config: () => config,
+    settingsFor: (vhost, user, group) => loadSessionSettings(vhost, user, group),
+    exposedIroutes: (vhost) => loadExposedIroutes(vhost),
+    sessions,
+    tuns,
+    net: netlink,
+    timers: systemTimers,
+    random: randomBytes,
+    log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+  });
+
+  const front: Front = createFront({
+    config,
+    authenticatorFor: (v) => authenticators.get(v.name) ?? authenticators.get(null)!,
+    sessions,
+    tunnels,
+    bans,
+    logger: log,
+    clock,
+    serverCertificateFor: (v) => tlsFor(v).serverCertificate,
+  });
+
+  let active = 0;
+  const onConnection = (conn: TcpConnection) => {
+    const maxClients = config.global["max-clients"];
+    if (maxClients > 0 && active >= maxClients) {
+      // ocserv accepts and closes at once beyond max-clients.
+      conn.destroy();
+      return { data() {}, close() {} };
+    }
+    active++;
+    const def = tlsFor(config.defaultVhost);
+    const tls = new TlsServerConnection({
+      credentials: def.credentials,
+      policy: def.policy,
+      clientAuth: def.clientAuth,
+      verifyClientChain: def.verifyClientChain,
+      sessionCache,
+      selectBySni: (sni) => {
+        const v = tlsFor(config.vhostFor(sni));
+        return { credentials: v.credentials, policy: v.policy, clientAuth: v.clientAuth, verifyClientChain: v.verifyClientChain };
+      },
+    });
+    const socket: FrontSocket = {
+      send: (b) => conn.send(b),
+      end: () => conn.end(),
+      remoteAddress: plainAddress(conn.remoteAddress),
+      remotePort: conn.remotePort,
+      localAddress: plainAddress(conn.localAddress),
+    };
+    const fc = front.handleConnection({ socket, tls });
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const rearm = () => {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      const at = fc.nextDeadline();
+      if (at !== null && !fc.closed) {
+        timer = setTimeout(() => {
+          timer = null;
+          fc.onTimer();
+          rearm();
+        }, Math.max(0, at - Date.now()));
+      }
+    };
+    rearm();
+    let closed = false;
+    return {
+      data(bytes: Uint8Array) {
+        // onData never rejects; it returns a promise only while an auth step is pending.
+        const p = fc.onData(bytes);
+        if (p) void p.then(rearm);
+        else rearm();
+      },
+      close() {
+        if (closed) return;
+        closed = true;
+        active--;
+        if (timer !== null) clearTimeout(timer);
+        fc.onPeerClosed();
+      },
+    };
+  };
+
+  let listener: TcpListener;
+  const host = config.global["listen-host"];
+  const port = config.global["tcp-port"];
+  try {
+    listener = listenTcp({ hostname: host ?? "::", port }, onConnection);
+  } catch (e) {
+    if (host === null) {
+      // No IPv6 on this host: fall back to IPv4 only.
+      try {
+        listener = listenTcp({ hostname: "0.0.0.0", port }, onConnection);
+      } catch (e2) {
+        return { kind: "failed", exitCode: 1, message: `cannot listen on TCP port ${port}: ${(e2 as Error).message}` };
+      }
+    } else {
+      return { kind: "failed", exitCode: 1, message: `cannot listen on ${host}:${port}: ${(e as Error).message}` };
+    }
+  }
+  log.info(`listening (TCP) on ${host ?? "*"}:${port}`);
+
+  ctx.lifecycle.onShutdown(async (reason) => {
+    log.info(`shutting down: ${reason}`);
+    listener.stop(true);
+    tunnels.close();
+    tuns.close();
+    netlink.close();
+  });
+
+  ctx.lifecycle.onReload(async () => {
+    const r = await ctx.reloadConfig();
+    for (const w of r.warnings) log.warn(formatDiagnostic(w));
+    if (!r.config) {
+      for (const e of r.errors) log.error(formatDiagnostic(e));
+      log.error("reload failed; keeping the running configuration");
+      return;
+    }
+    const { config: next, heldBack } = applyReload(config, r.config);
+    for (const h of heldBack) log.warn(`${h.option} changed on ${h.vhost ?? "default"} vhost; it applies after a restart`);
+    try {
+      vhostTls = loadVhostTls(next, (v, reason) => log.info(`client certificate rejected on ${v.name ?? "default"} vhost: ${reason}`));
+      authenticators = buildAuthenticators(next, log);
+    } catch (e) {
+      log.error(`reload failed: ${(e as Error).message}; keeping the running configuration`);
+      return;
+    }
+    config = next;
+    front.reload(next);
+    log.info("configuration reloaded");
+  });
+
+  ctx.ready();
+  return { kind: "running" };
+};

@@ -1,0 +1,222 @@
+// The real `openconnect` client against the compiled server, over TLS only (--no-dtls), in private
+// network namespaces. Each test asserts what a user would see: login outcome, addresses, routes,
+// traffic both ways, and what is left behind.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Lab, baseConfig, canRunE2E, labNet, run, waitFor } from "./harness.ts";
+
+const suite = canRunE2E ? describe : describe.skip;
+
+suite("openconnect over TLS", () => {
+  let lab: Lab;
+  let certs: Awaited<ReturnType<Lab["makeCerts"]>>;
+  let net: number;
+
+  beforeAll(async () => {
+    lab = await Lab.create();
+    certs = await lab.makeCerts();
+    net = labNet(lab);
+    lab.write("passwd", (await lab.passwdLine("test", "secret", "users,admins")) + (await lab.passwdLine("other", "pw2")));
+  }, 60_000);
+
+  afterAll(async () => {
+    await lab?.close();
+  });
+
+  async function withServer<T>(extra: string, body: () => Promise<T>): Promise<T> {
+    const server = await lab.startServer(baseConfig(lab, certs, extra));
+    try {
+      return await body();
+    } catch (e) {
+      console.error(server.log());
+      throw e;
+    } finally {
+      await server.stop();
+    }
+  }
+
+  test("a password login brings the tunnel up, and ping and iperf3 pass both ways", async () => {
+    await withServer("", async () => {
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(c.code).toBe(0);
+      expect(c.up).toBe(true);
+      const clientAddr = await lab.ifaceAddr(lab.cliNs, "oc0");
+      expect(clientAddr).toMatch(new RegExp(`^10\\.${net}\\.0\\.`));
+      const env = lab.vpncEnv("oc0");
+      expect(env.INTERNAL_IP4_ADDRESS).toBe(clientAddr!);
+      expect(env.INTERNAL_IP4_DNS).toBe(`10.${net}.0.1`);
+      expect(env.CISCO_SPLIT_INC_0_ADDR).toBe(`10.${net + 1}.0.0`);
+      // client → server tun address, and server → client address
+      expect(await lab.ping(lab.cliNs, `10.${net}.0.1`, 3)).toBe(true);
+      expect(await lab.ping(lab.srvNs, clientAddr!, 3)).toBe(true);
+      // a few seconds of bulk traffic in each direction
+      const iperfSrv = Bun.spawn(["ip", "netns", "exec", lab.srvNs, "iperf3", "-s", "-1", "-B", `10.${net}.0.1`], { stdout: "ignore", stderr: "ignore" });
+      await Bun.sleep(400);
+      const up = await run(["ip", "netns", "exec", lab.cliNs, "iperf3", "-J", "-t", "2", "-c", `10.${net}.0.1`], { timeoutMs: 20_000 });
+      await iperfSrv.exited;
+      const iperfSrv2 = Bun.spawn(["ip", "netns", "exec", lab.srvNs, "iperf3", "-s", "-1", "-B", `10.${net}.0.1`], { stdout: "ignore", stderr: "ignore" });
+      await Bun.sleep(400);
+      const down = await run(["ip", "netns", "exec", lab.cliNs, "iperf3", "-J", "-R", "-t", "2", "-c", `10.${net}.0.1`], { timeoutMs: 20_000 });
+      await iperfSrv2.exited;
+      const mbps = (r: { stdout: string }) => (JSON.parse(r.stdout).end.sum_received.bits_per_second as number) / 1e6;
+      expect(mbps(up)).toBeGreaterThan(1);
+      expect(mbps(down)).toBeGreaterThan(1);
+      await c.stop();
+    });
+  }, 90_000);
+
+  test("a wrong password is refused and the tunnel never comes up", async () => {
+    await withServer("", async () => {
+      const c = await lab.connect({ user: "test", password: "wrong", pin: certs.pin, args: ["--no-dtls"] });
+      expect(c.up).toBe(false);
+      expect(c.code).not.toBe(0);
+      expect(c.log()).toMatch(/Login failed|Authentication failed|401/);
+    });
+  }, 60_000);
+
+  test("three wrong passwords on one connection end in 401 and a closed connection", async () => {
+    await withServer("", async () => {
+      const url = `https://${lab.srvIp}:4443/auth`;
+      const body = (pw: string) =>
+        `<?xml version="1.0" encoding="UTF-8"?><config-auth client="vpn" type="auth-reply"><auth><username>test</username><password>${pw}</password></auth></config-auth>`;
+      lab.write("b1.xml", body("bad1"));
+      lab.write("b2.xml", body("bad2"));
+      lab.write("b3.xml", body("bad3"));
+      const r = await run(
+        ["ip", "netns", "exec", lab.cliNs, "curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}\\n", "--connect-to", `::${lab.srvIp}:4443`,
+          "-X", "POST", "--data-binary", `@${lab.path("b1.xml")}`, url, "--next", "-sk", "-o", "/dev/null", "-w", "%{http_code}\\n",
+          "-X", "POST", "--data-binary", `@${lab.path("b2.xml")}`, url, "--next", "-sk", "-o", "/dev/null", "-w", "%{http_code}\\n",
+          "-X", "POST", "--data-binary", `@${lab.path("b3.xml")}`, url],
+        { timeoutMs: 30_000 },
+      );
+      expect(r.stdout.trim().split("\n")).toEqual(["200", "200", "401"]);
+    });
+  }, 60_000);
+
+  test("the group chosen with --authgroup reaches the connect-script", async () => {
+    const script = lab.write("connect.sh", `#!/bin/sh\nenv | sort > ${lab.path("connect-env.txt")}\nexit 0\n`);
+    chmodSync(script, 0o755);
+    await withServer(`select-group = admins[Administrators]\nselect-group = users\nconnect-script = ${script}\n`, async () => {
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls", "--authgroup=admins"] });
+      expect(c.up).toBe(true);
+      const env = readFileSync(lab.path("connect-env.txt"), "utf8");
+      expect(env).toContain("USERNAME=test\n");
+      expect(env).toContain("GROUPNAME=admins\n");
+      expect(env).toContain("REASON=connect\n");
+      expect(env).toMatch(/DEVICE=vpns\d+\n/);
+      expect(env).toContain(`IP_REAL=${lab.cliIp}\n`);
+      expect(env).toContain(`IP_LOCAL=10.${net}.0.1\n`);
+      await c.stop();
+    });
+  }, 60_000);
+
+  test("a connect-script that exits non-zero refuses the session", async () => {
+    const script = lab.write("deny.sh", "#!/bin/sh\nexit 1\n");
+    chmodSync(script, 0o755);
+    await withServer(`connect-script = ${script}\n`, async () => {
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(c.up).toBe(false);
+    });
+  }, 60_000);
+
+  test("IPv6 inside the tunnel: the client gets an address and reaches the server's", async () => {
+    await withServer(`ipv6-network = fd00:${net}::/64\nipv6-subnet-prefix = 128\n`, async () => {
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(c.up).toBe(true);
+      const ok = await waitFor(async () => (await lab.ifaceAddr(lab.cliNs, c.iface, 6)) !== null, 3000);
+      expect(ok).toBe(true);
+      expect(await lab.ping(lab.cliNs, `fd00:${net}::1`, 2)).toBe(true);
+      await c.stop();
+    });
+  }, 60_000);
+
+  test("a cookie from --authenticate connects, and connects again after the first tunnel ends", async () => {
+    await withServer("", async () => {
+      const auth = await run(
+        ["ip", "netns", "exec", lab.cliNs, "openconnect", "--authenticate", "--non-inter", "--passwd-on-stdin", "--user=test",
+          "--servercert", `pin-sha256:${certs.pin}`, `https://${lab.srvIp}:4443`],
+        { stdin: "secret\n", timeoutMs: 20_000 },
+      );
+      expect(auth.code).toBe(0);
+      const cookie = /^COOKIE='?([^'\n]+)'?$/m.exec(auth.stdout)?.[1];
+      expect(cookie).toBeDefined();
+      const first = await lab.connect({ pin: certs.pin, args: ["--no-dtls", "--cookie-on-stdin"], stdin: `${cookie}\n` });
+      expect(first.up).toBe(true);
+      const addr1 = await lab.ifaceAddr(lab.cliNs, first.iface);
+      await first.stop("SIGKILL");
+      const second = await lab.connect({ pin: certs.pin, args: ["--no-dtls", "--cookie-on-stdin"], stdin: `${cookie}\n` });
+      expect(second.up).toBe(true);
+      expect(await lab.ifaceAddr(lab.cliNs, second.iface)).toBe(addr1);
+      await second.stop();
+    });
+  }, 60_000);
+
+  test("max-same-clients refuses the connection beyond the limit", async () => {
+    await withServer("max-same-clients = 1\n", async () => {
+      const a = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(a.up).toBe(true);
+      const b = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(b.up).toBe(false);
+      const other = await lab.connect({ user: "other", password: "pw2", pin: certs.pin, args: ["--no-dtls"] });
+      expect(other.up).toBe(true);
+      await a.stop();
+      await other.stop();
+    });
+  }, 60_000);
+
+  test("a per-user file gives the user a fixed address and its own route", async () => {
+    const dir = lab.path("users");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/test`, `explicit-ipv4 = 10.${net}.0.77\nroute = 10.${net + 5}.0.0/16\n`);
+    await withServer(`config-per-user = ${dir}\n`, async () => {
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(c.up).toBe(true);
+      const iface = c.iface;
+      expect(await lab.ifaceAddr(lab.cliNs, iface)).toBe(`10.${net}.0.77`);
+      const env = lab.vpncEnv(iface);
+      expect(env.CISCO_SPLIT_INC_0_ADDR).toBe(`10.${net + 5}.0.0`);
+      expect(env.CISCO_SPLIT_INC_0_MASKLEN).toBe("16");
+      await c.stop();
+    });
+  }, 60_000);
+
+  test("a client killed with SIGKILL leaves no tun device and its address can be leased again", async () => {
+    await withServer("", async () => {
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(c.up).toBe(true);
+      expect((await lab.links(lab.srvNs)).some((l) => l.startsWith("vpns"))).toBe(true);
+      const addr = await lab.ifaceAddr(lab.cliNs, c.iface);
+      await c.stop("SIGKILL");
+      const gone = await waitFor(async () => !(await lab.links(lab.srvNs)).some((l) => l.startsWith("vpns")), 10_000);
+      expect(gone).toBe(true);
+      // predictable-ips: the same user gets the same address back, which requires the lease to be free
+      const again = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(again.up).toBe(true);
+      expect(await lab.ifaceAddr(lab.cliNs, again.iface)).toBe(addr);
+      await again.stop();
+    });
+  }, 60_000);
+
+  test("a client that stops answering is dropped by DPD", async () => {
+    await withServer("dpd = 2\nmobile-dpd = 2\n", async () => {
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(c.up).toBe(true);
+      await c.stop("SIGSTOP");
+      const gone = await waitFor(async () => !(await lab.links(lab.srvNs)).some((l) => l.startsWith("vpns")), 20_000, 250);
+      if (c.pid !== null) process.kill(c.pid, "SIGCONT");
+      expect(gone).toBe(true);
+      await c.stop("SIGKILL");
+    });
+  }, 60_000);
+
+  test("an idle tunnel is closed after idle-timeout", async () => {
+    await withServer("idle-timeout = 3\n", async () => {
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(c.up).toBe(true);
+      const gone = await waitFor(async () => !(await lab.links(lab.srvNs)).some((l) => l.startsWith("vpns")), 20_000, 250);
+      expect(gone).toBe(true);
+      await c.stop("SIGKILL");
+    });
+  }, 60_000);
+});
