@@ -94,11 +94,11 @@ suite("openconnect over TLS", () => {
     });
   }, 60_000);
 
-  test("the group chosen with --authgroup reaches the connect-script", async () => {
+  test("the group chosen by its label with --authgroup reaches the connect-script by its name", async () => {
     const script = lab.write("connect.sh", `#!/bin/sh\nenv | sort > ${lab.path("connect-env.txt")}\nexit 0\n`);
     chmodSync(script, 0o755);
     await withServer(`select-group = admins[Administrators]\nselect-group = users\nconnect-script = ${script}\n`, async () => {
-      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls", "--authgroup=admins"] });
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls", "--authgroup=Administrators"] });
       expect(c.up).toBe(true);
       const env = readFileSync(lab.path("connect-env.txt"), "utf8");
       expect(env).toContain("USERNAME=test\n");
@@ -121,7 +121,8 @@ suite("openconnect over TLS", () => {
   }, 60_000);
 
   test("IPv6 inside the tunnel: the client gets an address and reaches the server's", async () => {
-    await withServer(`ipv6-network = fd00:${net}::/64\nipv6-subnet-prefix = 128\n`, async () => {
+    // The IPv6 pool is routed through the tunnel, as a real deployment would announce it.
+    await withServer(`ipv6-network = fd00:${net}::/64\nipv6-subnet-prefix = 128\nroute = fd00:${net}::/64\n`, async () => {
       const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
       expect(c.up).toBe(true);
       const ok = await waitFor(async () => (await lab.ifaceAddr(lab.cliNs, c.iface, 6)) !== null, 3000);
