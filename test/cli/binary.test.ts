@@ -1,6 +1,6 @@
 // The compiled executable, as deployed: flags, exit codes, --test-config output, daemon start-up.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BINARY, ROOT, ensureBinary, makeLab, run, type Lab } from "./helpers.ts";
@@ -173,21 +173,56 @@ describe("--test-config", () => {
 });
 
 describe("starting the server", () => {
-  // The server module is not wired yet: runServer refuses to start. These tests check that the failure
-  // travels back correctly through both start-up paths and that no pid file is left behind.
-  test("in the foreground, a server that cannot start exits 1 and removes its pid file", async () => {
-    const pid = join(lab.dir, "fg.pid");
-    const r = await run([BINARY, "-f", "-e", "-p", pid, "-c", lab.config("valid.conf")]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("server not implemented");
-    expect(existsSync(pid)).toBe(false);
+  // A config identical to valid.conf but on `port`.
+  function configOnPort(port: number): string {
+    const text = readFileSync(lab.config("valid.conf"), "utf8").replace(/^tcp-port = \d+$/m, `tcp-port = ${port}`);
+    const path = join(lab.dir, `port-${port}.conf`);
+    writeFileSync(path, text);
+    return path;
+  }
+
+  test("in the foreground, a server that cannot bind its port exits 1 and removes its pid file", async () => {
+    const holder = Bun.listen({ hostname: "::", port: 0, socket: { data() {} } });
+    try {
+      const pid = join(lab.dir, "fg.pid");
+      const r = await run([BINARY, "-f", "-e", "-p", pid, "-c", configOnPort(holder.port)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`TCP port ${holder.port}`);
+      expect(existsSync(pid)).toBe(false);
+    } finally {
+      holder.stop(true);
+    }
   });
 
   test("as a daemon, the parent waits for the child and reports its failure with exit 1", async () => {
-    const pid = join(lab.dir, "daemon.pid");
-    const r = await run([BINARY, "-p", pid, "-c", lab.config("valid.conf")]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe("ocserv: the server did not start: server not implemented\n");
+    const holder = Bun.listen({ hostname: "::", port: 0, socket: { data() {} } });
+    try {
+      const pid = join(lab.dir, "daemon.pid");
+      const r = await run([BINARY, "-p", pid, "-c", configOnPort(holder.port)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toStartWith(`ocserv: the server did not start: cannot listen on TCP port ${holder.port}`);
+      expect(existsSync(pid)).toBe(false);
+    } finally {
+      holder.stop(true);
+    }
+  });
+
+  test("as a daemon, the parent exits 0 once the child listens; SIGTERM stops it and removes the pid file", async () => {
+    if (process.getuid?.() !== 0) return; // the server needs root for tun devices
+    const probe = Bun.listen({ hostname: "::", port: 0, socket: { data() {} } });
+    const port = probe.port;
+    probe.stop(true);
+    const pid = join(lab.dir, "running.pid");
+    const r = await run([BINARY, "-p", pid, "-c", configOnPort(port)]);
+    expect(r.code).toBe(0);
+    expect(existsSync(pid)).toBe(true);
+    const child = Number(readFileSync(pid, "utf8").trim());
+    expect(child).not.toBe(process.pid);
+    // The daemon accepts TCP connections on its port.
+    const sock = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+    sock.end();
+    process.kill(child, "SIGTERM");
+    for (let i = 0; i < 50 && existsSync(pid); i++) await Bun.sleep(100);
     expect(existsSync(pid)).toBe(false);
   });
 
