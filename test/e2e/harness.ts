@@ -280,9 +280,12 @@ export class Lab {
   }
 }
 
-/** A minimal server configuration for the lab; `extra` lines are appended (later keys win for scalars). */
-export function baseConfig(lab: Lab, certs: { cert: string; key: string; ca: string }, extra = ""): string {
-  return `auth = "plain[passwd=${lab.path("passwd")}]"
+/**
+ * A minimal server configuration for the lab; `extra` lines are appended (later keys win for scalars,
+ * list keys append). `auth` replaces the default plain-password method (auth lines are AND-composed).
+ */
+export function baseConfig(lab: Lab, certs: { cert: string; key: string; ca: string }, extra = "", auth: string[] = [`plain[passwd=${lab.path("passwd")}]`]): string {
+  return `${auth.map((a) => `auth = "${a}"`).join("\n")}
 tcp-port = 4443
 udp-port = 4443
 socket-file = ${lab.path("ocserv-socket")}

@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { Lab, baseConfig, canRunE2E, labNet, run, waitFor } from "./harness.ts";
+import { BINARY, Lab, baseConfig, type Server, canRunE2E, labNet, run, sh, waitFor } from "./harness.ts";
 
 const suite = canRunE2E ? describe : describe.skip;
 
@@ -24,10 +24,10 @@ suite("openconnect over TLS", () => {
     await lab?.close();
   });
 
-  async function withServer<T>(extra: string, body: () => Promise<T>): Promise<T> {
-    const server = await lab.startServer(baseConfig(lab, certs, extra));
+  async function withServer<T>(extra: string, body: (server: Server) => Promise<T>, auth?: string[]): Promise<T> {
+    const server = await lab.startServer(baseConfig(lab, certs, extra, auth));
     try {
-      return await body();
+      return await body(server);
     } catch (e) {
       console.error(server.log());
       throw e;
@@ -197,6 +197,82 @@ suite("openconnect over TLS", () => {
       expect(await lab.ifaceAddr(lab.cliNs, again.iface)).toBe(addr);
       await again.stop();
     });
+  }, 60_000);
+
+  describe("certificate authentication", () => {
+    const certOnly = ["certificate"];
+    let certConfig = "";
+    let good: { cert: string; key: string };
+    let revoked: { cert: string; key: string };
+    let foreign: { cert: string; key: string };
+
+    beforeAll(async () => {
+      certConfig = `cert-user-oid = 0.9.2342.19200300.100.1.1\ncrl = ${lab.path("crl.pem")}\n`;
+      good = await lab.makeUserCert("test");
+      revoked = await lab.makeUserCert("test", { name: "revoked" });
+      // A second CA that the server does not trust.
+      const r = await sh(`set -e; cd ${lab.dir}
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca-key.pem -out other-ca.pem -days 30 -subj "/CN=Other CA" \
+          -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null`);
+      expect(r.code).toBe(0);
+      foreign = await lab.makeUserCert("test", { name: "foreign", caCert: lab.path("other-ca.pem"), caKey: lab.path("other-ca-key.pem") });
+      // The CRL is made by the binary's own certificate applet.
+      const tool = lab.path("ocserv-certtool");
+      await sh(`ln -sf ${BINARY} ${tool}`);
+      const crl = await run([tool, "crl", "--ca", certs.ca, "--ca-key", certs.caKey, "--revoke", revoked.cert, "--out", lab.path("crl.pem")]);
+      expect(crl.code).toBe(0);
+    }, 60_000);
+
+    test("a valid client certificate logs in without a password", async () => {
+      await withServer(certConfig, async () => {
+        const c = await lab.connect({ pin: certs.pin, args: ["--no-dtls", `--certificate=${good.cert}`, `--sslkey=${good.key}`] });
+        expect(c.up).toBe(true);
+        expect(await lab.ping(lab.cliNs, `10.${net}.0.1`, 2)).toBe(true);
+        await c.stop();
+      }, certOnly);
+    }, 60_000);
+
+    test("a revoked certificate is refused", async () => {
+      await withServer(certConfig, async (server) => {
+        const c = await lab.connect({ pin: certs.pin, args: ["--no-dtls", `--certificate=${revoked.cert}`, `--sslkey=${revoked.key}`] });
+        expect(c.up).toBe(false);
+        expect(server.log()).toContain("is revoked");
+      }, certOnly);
+    }, 60_000);
+
+    test("a certificate from a CA the server does not trust is refused", async () => {
+      await withServer(certConfig, async (server) => {
+        const c = await lab.connect({ pin: certs.pin, args: ["--no-dtls", `--certificate=${foreign.cert}`, `--sslkey=${foreign.key}`] });
+        expect(c.up).toBe(false);
+        expect(server.log()).toContain("which is not a configured CA");
+      }, certOnly);
+    }, 60_000);
+
+    test("certificate plus password needs both, and the names must match", async () => {
+      const both = [`plain[passwd=${lab.path("passwd")}]`, "certificate"];
+      await withServer("cert-user-oid = 0.9.2342.19200300.100.1.1\n", async () => {
+        const ok = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls", `--certificate=${good.cert}`, `--sslkey=${good.key}`] });
+        expect(ok.up).toBe(true);
+        await ok.stop();
+        const noCert = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+        expect(noCert.up).toBe(false);
+        const otherUser = await lab.connect({ user: "other", password: "pw2", pin: certs.pin, args: ["--no-dtls", `--certificate=${good.cert}`, `--sslkey=${good.key}`] });
+        expect(otherUser.up).toBe(false);
+      }, both);
+    }, 90_000);
+  });
+
+  test("password then TOTP: the second round takes the one-time code", async () => {
+    // RFC 6238's test key; openconnect computes the code itself with --token-mode=totp.
+    const key = "3132333435363738393031323334353637383930";
+    lab.write("otp", `HOTP/T30 test - ${key}\n`);
+    await withServer("", async () => {
+      const ok = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls", "--token-mode=totp", `--token-secret=0x${key}`] });
+      expect(ok.up).toBe(true);
+      await ok.stop();
+      const wrong = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls", "--token-mode=totp", "--token-secret=0x3132333435363738393031323334353637383931"] });
+      expect(wrong.up).toBe(false);
+    }, [`plain[passwd=${lab.path("passwd")},otp=${lab.path("otp")}]`]);
   }, 60_000);
 
   test("a client that stops answering is dropped by DPD", async () => {
