@@ -92,6 +92,13 @@ async function serve(options: CliOptions): Promise<number | null> {
     return 1;
   }
   const config = loaded.config;
+  // ocserv main.c checks this right after reading the configuration, before daemonizing or writing
+  // anything: tun devices, privileged ports and privilege separation all need root.
+  if (process.getuid?.() !== 0) {
+    await writeOut(2, "ocserv: This server requires root access to operate.\n");
+    readiness.fail("This server requires root access to operate.");
+    return 1;
+  }
 
   if (!options.foreground && !isDaemonChild) {
     const start = await spawnDaemon({ command: selfCommand(), argv: childArgv(options, process.cwd()), env: process.env, cwd: process.cwd() });

@@ -1,6 +1,6 @@
 // The compiled executable, as deployed: flags, exit codes, --test-config output, daemon start-up.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BINARY, ROOT, ensureBinary, makeLab, run, type Lab } from "./helpers.ts";
@@ -224,6 +224,22 @@ describe("starting the server", () => {
     process.kill(child, "SIGTERM");
     for (let i = 0; i < 50 && existsSync(pid); i++) await Bun.sleep(100);
     expect(existsSync(pid)).toBe(false);
+  });
+
+  test("like ocserv, the server refuses to start without root", async () => {
+    if (process.getuid?.() !== 0 || Bun.which("setpriv") === null) return; // needs root to become nobody
+    // A world-readable copy of the config in a directory nobody can enter.
+    const dir = mkdtempSync(join(tmpdir(), "ocserv-nonroot-"));
+    try {
+      chmodSync(dir, 0o755);
+      const conf = join(dir, "valid.conf");
+      writeFileSync(conf, readFileSync(lab.config("valid.conf")), { mode: 0o644 });
+      const r = await run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BINARY, "-f", "-e", "-c", conf]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("This server requires root access to operate.");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("an invalid configuration stops the start before any daemon is spawned", async () => {
