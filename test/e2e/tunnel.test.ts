@@ -275,6 +275,39 @@ suite("openconnect over TLS", () => {
     }, [`plain[passwd=${lab.path("passwd")},otp=${lab.path("otp")}]`]);
   }, 60_000);
 
+  test("SIGHUP reloads: new connections get the new routes, running tunnels keep going, a broken file is refused", async () => {
+    const server = await lab.startServer(baseConfig(lab, certs));
+    try {
+      const a = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(a.up).toBe(true);
+      expect(lab.vpncEnv(a.iface).CISCO_SPLIT_INC_0_ADDR).toBe(`10.${net + 1}.0.0`);
+      // Change the routes and reload.
+      lab.write("ocserv.conf", baseConfig(lab, certs).replace(/^route = .*$/m, `route = 10.${net + 9}.0.0/255.255.0.0`));
+      server.proc.kill("SIGHUP");
+      expect(await waitFor(() => server.log().includes("configuration reloaded"), 5000)).toBe(true);
+      const b = await lab.connect({ user: "other", password: "pw2", pin: certs.pin, args: ["--no-dtls"] });
+      expect(b.up).toBe(true);
+      expect(lab.vpncEnv(b.iface).CISCO_SPLIT_INC_0_ADDR).toBe(`10.${net + 9}.0.0`);
+      expect(lab.vpncEnv(b.iface).CISCO_SPLIT_INC_0_MASKLEN).toBe("16");
+      expect(await lab.ping(lab.cliNs, `10.${net}.0.1`, 2)).toBe(true);
+      // A reload with an invalid file keeps the running configuration.
+      lab.write("ocserv.conf", baseConfig(lab, certs, "max-clients = lots\n"));
+      server.proc.kill("SIGHUP");
+      expect(await waitFor(() => server.log().includes("reload failed"), 5000)).toBe(true);
+      expect(server.proc.exitCode).toBeNull();
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(c.up).toBe(true);
+      await a.stop();
+      await b.stop();
+      await c.stop();
+    } catch (e) {
+      console.error(server.log());
+      throw e;
+    } finally {
+      await server.stop();
+    }
+  }, 90_000);
+
   test("a client that stops answering is dropped by DPD", async () => {
     await withServer("dpd = 2\nmobile-dpd = 2\n", async () => {
       const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
