@@ -20,6 +20,7 @@ import { MemorySessionStore, vhostSessionPolicy } from "./front/sessions.ts";
 import type { FrontSocket } from "./front/types.ts";
 import { TunnelManagerImpl, loadExposedIroutes, systemTimers } from "./tunnel/index.ts";
 import { VhostTlsError, loadVhostTls, type VhostTls } from "./vhost-tls.ts";
+import { DtlsService } from "./dtls-service.ts";
 
 /** ocserv's TLS session cache is bounded; this many entries is ample for a router. */
 const TLS_SESSION_CACHE_ENTRIES = 8192;
@@ -86,6 +87,15 @@ export const runServer: RunServer = async (initial, ctx) => {
     return { kind: "failed", exitCode: 1, message: `cannot use tun devices: ${(e as Error).message}` };
   }
 
+  let dtls: DtlsService | null;
+  try {
+    dtls = await DtlsService.start(() => config, log);
+  } catch (e) {
+    tuns.close();
+    netlink.close();
+    return { kind: "failed", exitCode: 1, message: `cannot listen on UDP port ${config.global["udp-port"]}: ${(e as Error).message}` };
+  }
+
   const tunnels = new TunnelManagerImpl({
     config: () => config,
     settingsFor: (vhost, user, group) => loadSessionSettings(vhost, user, group),
@@ -95,6 +105,7 @@ export const runServer: RunServer = async (initial, ctx) => {
     net: netlink,
     timers: systemTimers,
     random: randomBytes,
+    ...(dtls ? { dtls } : {}),
     log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
   });
 
@@ -107,6 +118,8 @@ export const runServer: RunServer = async (initial, ctx) => {
     logger: log,
     clock,
     serverCertificateFor: (v) => tlsFor(v).serverCertificate,
+    // Resumed TLS sessions: their client chain is checked again against the current CA, CRL and clock.
+    verifyClientChain: (v, chain) => tlsFor(v).verifyClientChain([...chain]).ok,
   });
 
   let active = 0;
@@ -193,6 +206,7 @@ export const runServer: RunServer = async (initial, ctx) => {
     log.info(`shutting down: ${reason}`);
     listener.stop(true);
     tunnels.close();
+    dtls?.close();
     tuns.close();
     netlink.close();
   });

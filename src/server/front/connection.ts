@@ -49,6 +49,9 @@ export interface FrontEnvironment {
   /** User and groups from a verified client chain (src/x509 with cert-user-oid / cert-group-oid);
    *  null when it cannot be read. */
   identifyCertificate?(vhost: VhostConfig, chain: readonly Uint8Array[]): CertIdentity | null;
+  /** Verifies a client chain against the vhost's current ca-cert, crl and clock (the TLS layer's
+   *  verifier). Used for resumed TLS sessions, whose chain was verified only when first made. */
+  verifyClientChain?(vhost: VhostConfig, chain: readonly Uint8Array[]): boolean;
 }
 
 export interface ConnectionDeps {
@@ -178,7 +181,15 @@ export class FrontConnection {
     if (info === null) return;
     const vhost = this.env.config().vhostFor(info.sni);
     const serverCert = this.env.serverCertificateFor?.(vhost) ?? null;
-    const certificate = info.peerCertificates.length === 0 ? null : (this.env.identifyCertificate?.(vhost, info.peerCertificates) ?? null);
+    let certificate: CertIdentity | null = null;
+    if (info.peerCertificates.length > 0) {
+      // A resumed session carries the chain verified in its first handshake; the certificate may
+      // have been revoked (crl reloaded) or expired since, so it is checked again now, as ocserv
+      // verifies the peer certificate after every handshake. Without a verifier it is not trusted.
+      const usable = info.resumed !== true || (this.env.verifyClientChain?.(vhost, info.peerCertificates) ?? false);
+      if (usable) certificate = this.env.identifyCertificate?.(vhost, info.peerCertificates) ?? null;
+      else this.log.info("the client certificate of the resumed TLS session no longer verifies; ignoring it");
+    }
     const exchange = new AuthExchange({
       vhost,
       global: this.env.config().global,

@@ -601,6 +601,10 @@ export class AuthExchange {
     const admitted = this.ctx.sessions.admit(sid, this.ctx.remoteIp);
     if (!admitted.ok) return reject(admitted.reason);
     const session = admitted.session;
+    // A cookie is good only on the vhost that issued it (SNI picks the vhost): otherwise a cookie from
+    // a vhost with certificate auth could be presented on a password-only vhost, skipping the
+    // certificate re-check below, and the tunnel would run with the other vhost's settings.
+    if (session.vhost !== this.ctx.vhost.name) return reject(`session ${session.safeId} belongs to another vhost`);
     // protocol.md §1.5 step 2: with certificate auth and without cisco-client-compat, the CONNECT's
     // own TLS session must carry a verified certificate for the same user.
     if (o.auth.some((m) => m.type === "certificate") && !o["cisco-client-compat"]) {

@@ -38,6 +38,9 @@ export interface FrontDeps {
   /** User and groups of a verified client chain; default: certificateIdentity (src/x509 with
    *  cert-user-oid / cert-group-oid). */
   identifyCertificate?(vhost: VhostConfig, chain: readonly Uint8Array[]): CertIdentity | null;
+  /** The vhost's current client-chain verifier; re-checks the chain of a resumed TLS session.
+   *  Absent: a resumed session's certificate is not used. */
+  verifyClientChain?(vhost: VhostConfig, chain: readonly Uint8Array[]): boolean;
 }
 
 export interface Front {
@@ -62,6 +65,7 @@ export function createFront(deps: FrontDeps): Front {
   };
   if (deps.userProfileFor) env.userProfileFor = (v) => deps.userProfileFor?.(v) ?? null;
   if (deps.serverCertificateFor) env.serverCertificateFor = (v) => deps.serverCertificateFor?.(v) ?? null;
+  if (deps.verifyClientChain) env.verifyClientChain = (v, c) => deps.verifyClientChain?.(v, c) ?? false;
   // Certificate names come from src/x509 unless the caller substitutes its own reader.
   env.identifyCertificate = (v, c) => (deps.identifyCertificate ? deps.identifyCertificate(v, c) : certificateIdentity(v, c));
   return {

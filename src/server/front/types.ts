@@ -35,6 +35,9 @@ export interface FrontTlsInfo {
   /** DER certificates the client presented, leaf first; verified during the handshake. */
   readonly peerCertificates: readonly Uint8Array[];
   readonly safeRenegotiation: boolean;
+  /** True when the session was resumed (ticket or session ID): its peerCertificates were verified
+   *  when the session was first made, against the CA, CRL and clock of that time. */
+  readonly resumed?: boolean;
 }
 
 /** The TCP side of one connection; src/net TcpConnection satisfies it as is. */

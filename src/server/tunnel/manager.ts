@@ -99,8 +99,27 @@ export interface TunnelManagerDeps {
   readonly scripts?: ScriptRunner;
   /** The DTLS helper's hook for the X-DTLS-* block; absent = DTLS disabled. */
   dtlsHeaders?(ctx: DtlsHeaderContext): string[];
+  /** DTLS per session (takes precedence over dtlsHeaders). */
+  readonly dtls?: DtlsIntegration;
   readonly tunOwner?: { readonly uid?: number; readonly gid?: number };
   readonly log?: ManagerLog;
+}
+
+/**
+ * DTLS for one CONNECT, decided before the MTU is computed (the DTLS record overhead lowers it):
+ * `headers` fills the X-DTLS-* block of the response, and `attach` registers the session with the
+ * UDP side once its Tunnel exists. The server wiring implements it on src/dtls.
+ */
+export interface DtlsPlan {
+  /** Bytes a DTLS record adds to a packet, including the packet-type byte (protocol.md §5.1). */
+  readonly cryptoOverhead: number;
+  headers(ctx: DtlsHeaderContext): string[];
+  attach(tunnel: Tunnel, dataMtu: number): { detach(): void };
+}
+
+export interface DtlsIntegration {
+  /** Null when this session gets no DTLS (udp-port 0, no-udp, no cipher in common, ...). */
+  plan(req: ConnectRequest, vhost: VhostConfig, settings: SessionSettings): DtlsPlan | null;
 }
 
 /** ocserv runs periodic_check from a 10 s timer. */
@@ -124,6 +143,8 @@ interface LiveTunnel {
   readonly script: Omit<ScriptContext, "reason" | "stats" | "leases">;
   readonly routeDelCmd: string | null;
   readonly disconnectScript: string | null;
+  /** The session's registration with the DTLS endpoint, if any. */
+  udp: { detach(): void } | null;
   released: boolean;
 }
 
@@ -276,6 +297,12 @@ export class TunnelManagerImpl implements TunnelManager {
       this.deps.log?.warn(`session ${session.safeId}: cannot create tun device: ${errorText(e)}`);
       return fail(503, REASON_SERVER_ERROR);
     }
+    let dtlsPlan: DtlsPlan | null = null;
+    try {
+      dtlsPlan = this.deps.dtls?.plan(req, vhost, settings) ?? null;
+    } catch (e) {
+      this.deps.log?.warn(`session ${session.safeId}: DTLS disabled: ${errorText(e)}`);
+    }
     let mtu: MtuResult;
     try {
       let deviceMtu = 0;
@@ -292,6 +319,7 @@ export class TunnelManagerImpl implements TunnelManager {
         hasIpv6Lease: leases.ipv6 !== null,
         peerIsIpv6: isIpv6Peer(transport.remoteAddress),
         cipherSuite: transport.tls.cipherSuite,
+        ...(dtlsPlan ? { dtlsCryptoOverhead: dtlsPlan.cryptoOverhead } : {}),
       });
       const v4 = leases.ipv4;
       const v6 = leases.ipv6;
@@ -335,6 +363,48 @@ export class TunnelManagerImpl implements TunnelManager {
       ports: settings["restrict-user-to-ports"],
     };
 
+    // Steps 5 and 6 may fail after the tun device and leases exist (a connect-script runner that
+    // rejects, a throwing DTLS header hook, a Tunnel constructor error): undo everything this CONNECT
+    // acquired, so a failed CONNECT leaves no device, lease or iroute behind.
+    let routesAdded = false;
+    const undo = (): void => {
+      if (routesAdded && g["route-del-cmd"]) {
+        for (const r of settings.iroute) this.fireAndForget(routeCommand(g["route-del-cmd"], r, device.name), {});
+      }
+      device.close();
+      this.leases.release(leases);
+    };
+    try {
+      return await this.openTunnel({ req, cfg, vhost, client, key, settings, routes, device, leases, mtu, id, hostname, scriptBase, dtlsPlan, onRoutesAdded: () => (routesAdded = true) });
+    } catch (e) {
+      if (this.live.get(key)?.device === device) this.live.delete(key);
+      undo();
+      this.deps.log?.warn(`session ${session.safeId}: tunnel setup failed: ${errorText(e)}`);
+      return fail(503, REASON_SERVER_ERROR);
+    }
+  }
+
+  /** Steps 5 and 6 of connect(): scripts, iroutes, the response head and the data path. Throws on failure; connect() undoes. */
+  private async openTunnel(a: {
+    readonly req: ConnectRequest;
+    readonly cfg: Config;
+    readonly vhost: VhostConfig;
+    readonly client: ReturnType<typeof parseClientInfo>;
+    readonly key: string;
+    readonly settings: SessionSettings;
+    readonly routes: readonly RouteEntry[];
+    readonly device: TunDevice;
+    readonly leases: LeaseHolder;
+    readonly mtu: MtuResult;
+    readonly id: number;
+    readonly hostname: string | null;
+    readonly scriptBase: LiveTunnel["script"];
+    readonly dtlsPlan: DtlsPlan | null;
+    readonly onRoutesAdded: () => void;
+  }): Promise<ConnectOutcome> {
+    const { req, cfg, vhost, client, key, settings, routes, device, leases, mtu, id, hostname, scriptBase, dtlsPlan } = a;
+    const { session, transport } = req;
+    const g = cfg.global;
     // 5. connect-script, then the iroutes.
     if (g["connect-script"]) {
       const code = await this.scripts.run(g["connect-script"], scriptEnv({ ...scriptBase, reason: "connect", leases }));
@@ -346,6 +416,7 @@ export class TunnelManagerImpl implements TunnelManager {
       }
     }
     if (g["route-add-cmd"]) {
+      a.onRoutesAdded();
       for (const r of settings.iroute) this.fireAndForget(routeCommand(g["route-add-cmd"], r, device.name), {});
     }
 
@@ -371,7 +442,11 @@ export class TunnelManagerImpl implements TunnelManager {
       rekeyFuzz: rekeyFuzzFromBytes(this.deps.random(2)),
       secondsSinceAuth: Math.max(0, (this.deps.timers.now() - session.authTime) / 1000),
       headers: req.headers,
-      ...(this.deps.dtlsHeaders ? { dtlsHeaders: (c: DtlsHeaderContext) => this.deps.dtlsHeaders!(c) } : {}),
+      ...(dtlsPlan
+        ? { dtlsHeaders: (c: DtlsHeaderContext) => dtlsPlan.headers(c) }
+        : this.deps.dtlsHeaders
+          ? { dtlsHeaders: (c: DtlsHeaderContext) => this.deps.dtlsHeaders!(c) }
+          : {}),
     });
 
     let live: LiveTunnel | null = null;
@@ -387,6 +462,7 @@ export class TunnelManagerImpl implements TunnelManager {
       rxPerSec: settings["rx-data-per-sec"],
       txPerSec: settings["tx-data-per-sec"],
       maxPayload: Math.min(0xffff, Math.max(mtu.linkMtu, mtu.dataMtu, 1500) + RX_SLACK),
+      switchToTcpTimeout: opts["switch-to-tcp-timeout"],
       onEnd: (reason) => {
         if (live) this.release(live, reason);
       },
@@ -402,9 +478,11 @@ export class TunnelManagerImpl implements TunnelManager {
       script: scriptBase,
       routeDelCmd: g["route-del-cmd"],
       disconnectScript: g["disconnect-script"],
+      udp: null,
       released: false,
     };
     this.live.set(key, live);
+    if (dtlsPlan) live.udp = dtlsPlan.attach(tunnel, mtu.dataMtu);
     this.startReading(device, tunnel, mtu);
     this.deps.sessions.connected(session.sid);
     if (client.hostname !== null && g["host-update-script"]) {
@@ -462,6 +540,13 @@ export class TunnelManagerImpl implements TunnelManager {
     t.released = true;
     if (this.live.get(t.key) === t) this.live.delete(t.key);
     t.device.onReadable(null);
+    if (t.udp) {
+      try {
+        t.udp.detach();
+      } catch (e) {
+        this.deps.log?.warn(`DTLS detach failed: ${errorText(e)}`);
+      }
+    }
     const s = t.tunnel.stats;
     const now = this.deps.timers.now();
     this.deps.log?.info(`session ${t.session.safeId} of ${t.session.username} on ${t.device.name} ended: ${reason}`);

@@ -14,6 +14,12 @@
 //   server → client: fromTun(buf, len), the packet at buf[8..8+len) in a pooled buffer
 //     → tx budget → idle accounting → 8-byte header written in front → transport.sendRecord (one record);
 //     afterTunBatch(): a congested transport pauses the tun reader until transportWritable()
+//   DTLS (protocol.md §4.4, §5.4), when the manager attached a UdpChannel:
+//     client → server: fromDtls(type, payload) marks the UDP channel ACTIVE; DATA goes to the tun like
+//       CSTP DATA; DPD-REQs were already answered by the DTLS endpoint; DISCONNECT ends the tunnel.
+//     server → client: fromTun() sends over DTLS while it is ACTIVE and UDP has been heard within
+//       switch-to-tcp-timeout; otherwise over CSTP. A DATA packet on CSTP while DTLS is ACTIVE means the
+//       client switched to TCP: DTLS goes INACTIVE until the next valid DTLS record.
 //   timers: periodicCheck(), driven by the manager every 10 s (ocserv: every 10 s, acting at ≥ 30 s;
 //     we act on every call, so limits fire within 10 s of expiry rather than 30 s):
 //         session-timeout → end("session-timeout"); silence > 2×dpd → send DPD-REQ (at most once per
@@ -46,6 +52,13 @@ export interface TunReadFlow {
   resume(): void;
 }
 
+/** The DTLS side of one session (the server wiring adapts src/dtls's endpoint to this). */
+export interface UdpChannel {
+  /** Sends one packet as a DTLS record: buf[offset..offset+len) with CSTP packet type `type`.
+   *  False when DTLS cannot carry it now (not established, too large); the caller falls back to CSTP. */
+  send(type: number, buf: Uint8Array, offset: number, len: number): boolean;
+}
+
 export interface TunnelTimers {
   /** Milliseconds since the epoch. */
   now(): number;
@@ -73,6 +86,8 @@ export interface TunnelOptions {
   readonly txPerSec: number;
   /** Largest CSTP payload accepted from the client. */
   readonly maxPayload: number;
+  /** switch-to-tcp-timeout seconds: a packet goes over CSTP when no UDP arrived for this long. */
+  readonly switchToTcpTimeout?: number;
   /** Called once when the tunnel has ended, with the reason; the manager releases resources. */
   readonly onEnd: (reason: DisconnectReason) => void;
 }
@@ -161,6 +176,11 @@ export class Tunnel implements TunnelHandle, CstpSink {
   private lastData: number;
   private lastDpdSent = 0;
   private tunPaused = false;
+  /** The DTLS channel, once attached; `udpActive` is ocserv's UDP_ACTIVE state. */
+  private udp: UdpChannel | null = null;
+  private udpActive = false;
+  private lastUdpRx = 0;
+  private lastUdpDpdSent = 0;
   private bytesIn = 0;
   private bytesOut = 0;
   private droppedIn = 0;
@@ -218,7 +238,9 @@ export class Tunnel implements TunnelHandle, CstpSink {
     if (this.state.kind === "ended") return;
     switch (type) {
       case CstpType.DATA:
-        this.dataFromClient(payload);
+        // DATA on CSTP while DTLS is active: the client moved to TCP (worker-vpn.c parse_cstp_data).
+        this.udpActive = false;
+        this.dataFromClient(payload, this.lastRx);
         return;
       case CstpType.DPD_REQ: {
         // Reply with the same bytes, only the type changed (worker-vpn.c parse_cstp_data).
@@ -250,10 +272,9 @@ export class Tunnel implements TunnelHandle, CstpSink {
     }
   }
 
-  private dataFromClient(payload: Uint8Array): void {
+  private dataFromClient(payload: Uint8Array, now: number): void {
     const len = payload.length;
     if (len === 0) return; // empty DATA packets are ignored
-    const now = this.lastRx;
     if (this.state.kind === "blocked" || !this.rxBudget.allow(len, now)) {
       this.droppedIn++;
       return;
@@ -317,9 +338,65 @@ export class Tunnel implements TunnelHandle, CstpSink {
       return;
     }
     if (countsAsData(buf, CSTP_HEADER_LEN, len)) this.lastData = now;
-    writeCstpHeader(buf, 0, CstpType.DATA, len);
     this.bytesOut += len;
+    if (this.udpActive && this.udp !== null) {
+      const quiet = this.opts.switchToTcpTimeout ?? 0;
+      if (quiet > 0 && now - this.lastUdpRx > quiet * 1000) {
+        // No UDP heard for switch-to-tcp-timeout: the NAT binding may be gone, so use TCP (§5.4).
+        this.udpActive = false;
+      } else if (this.udp.send(CstpType.DATA, buf, CSTP_HEADER_LEN, len)) {
+        return;
+      }
+    }
+    writeCstpHeader(buf, 0, CstpType.DATA, len);
     this.opts.transport.sendRecord(buf.subarray(0, CSTP_HEADER_LEN + len));
+  }
+
+  // ---- DTLS --------------------------------------------------------------------------------------
+
+  /** The manager attaches the session's DTLS channel once the tunnel exists. */
+  attachUdp(channel: UdpChannel): void {
+    this.udp = channel;
+  }
+
+  /** The DTLS handshake completed (or a rekeyed session took over): UDP is ACTIVE. */
+  udpEstablished(): void {
+    if (this.state.kind === "ended") return;
+    this.udpActive = true;
+    this.lastUdpRx = this.opts.timers.now();
+  }
+
+  /** The DTLS session closed or failed: traffic stays on CSTP. */
+  udpLost(): void {
+    this.udpActive = false;
+  }
+
+  /** One packet from the client over DTLS (already decrypted; DPD-REQs were answered by the endpoint). */
+  fromDtls(type: number, payload: Uint8Array): void {
+    if (this.state.kind === "ended") return;
+    const now = this.opts.timers.now();
+    this.lastUdpRx = now;
+    this.udpActive = this.udp !== null;
+    switch (type) {
+      case CstpType.DATA:
+        this.dataFromClient(payload, now);
+        return;
+      case CstpType.DISCONNECT: {
+        const reason: DisconnectReason =
+          payload.length === 0 || payload[0] === BYE_RECONNECT
+            ? "user-reconnect"
+            : payload[0] === BYE_USER_DISCONNECT
+              ? "user-disconnect"
+              : "error";
+        this.finish(reason, false);
+        return;
+      }
+      case CstpType.COMPRESSED:
+        this.finish("error", false);
+        return;
+      default:
+        return; // DPD and keepalive: liveness only
+    }
   }
 
   /**
@@ -360,6 +437,16 @@ export class Tunnel implements TunnelHandle, CstpSink {
       if (silence > 2 * o.dpd * 1000 && (this.lastDpdSent <= this.lastRx || now - this.lastDpdSent >= DPD_RESEND_MS)) {
         this.lastDpdSent = now;
         this.sendControl(CstpType.DPD_REQ);
+      }
+    }
+    if (o.dpd > 0 && this.udpActive && this.udp !== null) {
+      // DTLS DPD (§5.2): a DPD-REQ after 2×dpd of UDP silence, INACTIVE after 3×dpd.
+      const quiet = now - this.lastUdpRx;
+      if (quiet > 3 * o.dpd * 1000) {
+        this.udpActive = false;
+      } else if (quiet > 2 * o.dpd * 1000 && (this.lastUdpDpdSent <= this.lastUdpRx || now - this.lastUdpDpdSent >= DPD_RESEND_MS)) {
+        this.lastUdpDpdSent = now;
+        this.udp.send(CstpType.DPD_REQ, this.scratch, 0, 0);
       }
     }
     if (o.idleTimeout > 0 && now - this.lastData > o.idleTimeout * 1000) {
