@@ -150,6 +150,9 @@ export class DtlsService implements DtlsIntegration {
         tunnel.fromDtls(5, event.reason === null ? new Uint8Array(0) : Uint8Array.of(event.reason));
         return;
       case "peer-moved":
+        // Roaming or NAT rebinding: the record authenticated under the session's keys (§4.1).
+        this.log.info(`DTLS peer moved to ${event.peer.addr}:${event.peer.port}`);
+        return;
       case "dpd":
         return;
     }
