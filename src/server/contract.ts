@@ -32,6 +32,8 @@ export interface TunnelTransport {
   readonly localAddress: string;
   /** Ends the connection (close_notify, then TCP close). */
   close(): void;
+  /** TLS 1.3 only: a server KeyUpdate that also asks the client to update (ocserv 1.5.1 rekey-method ssl). */
+  keyUpdate?(): void;
   /** Optional flow control: stop delivering records to the tunnel while a tun write would block (ocserv tun_enqueue_write). */
   pauseReading?(): void;
   resumeReading?(): void;

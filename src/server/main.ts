@@ -168,17 +168,31 @@ export const runServer: RunServer = async (initial, ctx) => {
     let closed = false;
     return {
       data(bytes: Uint8Array) {
-        // onData never rejects; it returns a promise only while an auth step is pending.
-        const p = fc.onData(bytes);
-        if (p) void p.then(rearm);
-        else rearm();
+        // onData is meant never to throw or reject (it returns a promise only while an auth step is
+        // pending); should a bug slip through, it ends this connection, not the process (cli.ts
+        // exits on uncaught errors and unhandled rejections).
+        const fail = (e: unknown) => {
+          log.error(`connection from ${socket.remoteAddress} failed: ${e instanceof Error ? e.message : String(e)}`);
+          conn.destroy();
+        };
+        try {
+          const p = fc.onData(bytes);
+          if (p) p.then(rearm, fail);
+          else rearm();
+        } catch (e) {
+          fail(e);
+        }
       },
       close() {
         if (closed) return;
         closed = true;
         active--;
         if (timer !== null) clearTimeout(timer);
-        fc.onPeerClosed();
+        try {
+          fc.onPeerClosed();
+        } catch (e) {
+          log.error(`closing the connection from ${socket.remoteAddress} failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
       },
     };
   };
@@ -229,6 +243,8 @@ export const runServer: RunServer = async (initial, ctx) => {
       return;
     }
     config = next;
+    // ban settings (max-ban-score, ban-time, points) are reloadable; the scores collected so far stay.
+    bans.updateConfig(banConfig(next));
     front.reload(next);
     log.info("configuration reloaded");
   });

@@ -62,6 +62,7 @@ export type TlsErrorCode =
   | "unsupported-extension" // e.g. a cookie we never sent
   | "inappropriate-fallback" // RFC 7507: TLS_FALLBACK_SCSV from a client below our best version
   | "ems-resumption-mismatch" // RFC 7627 §5.3: an EMS session offered for resumption without EMS
+  | "access-denied" // the application refused the peer after the handshake (ocserv: failed login or cookie)
   | "peer-alert" // the peer sent a fatal alert (nothing is sent back)
   | "internal";
 
@@ -89,6 +90,7 @@ const alertTable: Record<Exclude<TlsErrorCode, "peer-alert">, AlertDescription> 
   "unsupported-extension": "unsupported_extension",
   "ems-resumption-mismatch": "handshake_failure",
   "inappropriate-fallback": "inappropriate_fallback",
+  "access-denied": "access_denied",
   internal: "internal_error",
 };
 

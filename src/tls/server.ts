@@ -145,6 +145,15 @@ export class TlsServerConnection {
     sendKeyUpdate(this.sink, s.t, requestPeer);
   }
 
+  /**
+   * Ends the connection with a fatal access_denied alert: what ocserv sends after a failed login or a
+   * refused cookie (protocol.md §1.1). Goes through fail(), the one place that sends alerts.
+   */
+  fatalAlert(_alert: "access_denied"): void {
+    if (this.phase === "closed") return;
+    this.fail(new TlsError("access-denied", "refused by the application"));
+  }
+
   close(): void {
     if (this.phase === "closed" || this.phase === "closing") return;
     this.sendAlert(1, AlertDescription.close_notify);

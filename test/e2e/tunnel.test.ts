@@ -308,6 +308,19 @@ suite("openconnect over TLS", () => {
     }
   }, 90_000);
 
+  test("rekey-method ssl on TLS 1.3: the server sends KeyUpdate and the tunnel keeps working", async () => {
+    await withServer("rekey-time = 2\nrekey-method = ssl\n", async (server) => {
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(c.up).toBe(true);
+      expect(c.log()).toContain("(TLS1.3)");
+      // The periodic check runs every 10 s; two rekeys within 25 s.
+      const twice = await waitFor(() => (server.log().match(/TLS 1\.3 session keys refreshed/g) ?? []).length >= 2, 25_000, 250);
+      expect(twice).toBe(true);
+      expect(await lab.ping(lab.cliNs, `10.${net}.0.1`, 2)).toBe(true);
+      await c.stop();
+    });
+  }, 60_000);
+
   test("a client that stops answering is dropped by DPD", async () => {
     await withServer("dpd = 2\nmobile-dpd = 2\n", async () => {
       const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });

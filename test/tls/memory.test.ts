@@ -242,6 +242,17 @@ describe("TLS 1.3 in memory", () => {
     expect(onlyAlert(c, Uint8Array.from(flood))).toEqual([AlertDescription.unexpected_message]);
   });
 
+  test("fatalAlert sends a fatal access_denied and closes, as ocserv does after a failed login", () => {
+    const c = new TestClient13(new TlsServerConnection(config()));
+    handshake(c);
+    c.server.fatalAlert("access_denied");
+    c.pump();
+    expect(c.received.alerts).toEqual([{ level: 2, description: AlertDescription.access_denied }]);
+    expect(c.server.state).toBe("closed");
+    expect(c.server.error?.code).toBe("access-denied");
+    expect(() => c.server.write(Uint8Array.of(1))).toThrow();
+  });
+
   test("answers close_notify with close_notify", () => {
     const c = new TestClient13(new TlsServerConnection(config()));
     handshake(c);

@@ -104,7 +104,7 @@ describe("CONNECT response head", () => {
       "X-CSTP-Idle-Timeout: none",
       "X-CSTP-Smartcard-Removal-Disconnect: true",
       "X-CSTP-Rekey-Time: 172810",
-      "X-CSTP-Rekey-Method: ssl",
+      "X-CSTP-Rekey-Method: new-tunnel",
       ...TAIL,
       "X-CSTP-Base-MTU: 1500",
       "X-CSTP-MTU: 1434",
@@ -141,7 +141,7 @@ describe("CONNECT response head", () => {
       "X-CSTP-Idle-Timeout: none",
       "X-CSTP-Smartcard-Removal-Disconnect: true",
       "X-CSTP-Rekey-Time: 172810",
-      "X-CSTP-Rekey-Method: ssl",
+      "X-CSTP-Rekey-Method: new-tunnel",
       ...TAIL,
       "X-CSTP-Base-MTU: 1500",
       "X-CSTP-MTU: 1434",
@@ -231,10 +231,12 @@ describe("CONNECT response head", () => {
     expect(head({ settings: { dpd: 0 } }).some((l) => l.startsWith("X-CSTP-DPD"))).toBe(false);
   });
 
-  test("rekey: ssl needs safe renegotiation on TLS 1.2, TLS 1.3 ssl advertises a year, rekey-time 0 is none", () => {
+  test("rekey: TLS 1.2 is always new-tunnel (we never renegotiate), TLS 1.3 ssl advertises a year, rekey-time 0 is none", () => {
     const noSafe = head({ tls: { ...TLS12, safeRenegotiation: false }, fuzz: -29 });
     expect(noSafe).toContain("X-CSTP-Rekey-Time: 172771");
     expect(noSafe).toContain("X-CSTP-Rekey-Method: new-tunnel");
+    const safe = head({ tls: TLS12 });
+    expect(safe).toContain("X-CSTP-Rekey-Method: new-tunnel");
     const t13 = head({ tls: { version: "TLS1.3", cipherSuite: "TLS_AES_128_GCM_SHA256", safeRenegotiation: false } });
     expect(t13).toContain("X-CSTP-Rekey-Time: 31536000");
     expect(t13).toContain("X-CSTP-Rekey-Method: ssl");

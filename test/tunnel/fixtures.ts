@@ -204,6 +204,7 @@ export class FakeTransport implements TunnelTransport {
   congested = false;
   paused = 0;
   resumed = 0;
+  keyUpdates = 0;
   constructor(
     readonly tls: TunnelTransport["tls"] = { version: "TLS1.3", cipherSuite: "TLS_AES_256_GCM_SHA384", safeRenegotiation: false },
     readonly remoteAddress = "203.0.113.7",
@@ -224,6 +225,9 @@ export class FakeTransport implements TunnelTransport {
   }
   resumeReading(): void {
     this.resumed++;
+  }
+  keyUpdate(): void {
+    this.keyUpdates++;
   }
 }
 

@@ -344,6 +344,84 @@ describe("TunnelManager.connect", () => {
     }
   });
 
+  test("a CONNECT that fails after the tun device exists (a throwing DTLS header hook) leaves no device, lease or iroute behind", async () => {
+    const vhost = vhostOptions();
+    const cfg = configOf(vhost, globalOptions({ "route-add-cmd": "/bin/add %R", "route-del-cmd": "/bin/del %R" }));
+    const tuns = new MemoryTunFactory();
+    const scripts = new FakeScripts();
+    const manager = new TunnelManagerImpl({
+      config: () => cfg,
+      settingsFor: async (): Promise<SettingsResult> => ({ kind: "ok", settings: settingsOf(vhost, { iroute: [route("10.7.0.0/16")] }) }),
+      sessions: new FakeSessions(),
+      tuns,
+      net: new FakeNet(),
+      timers: new FakeTimers(),
+      random: counterRandom(),
+      scripts,
+      dtlsHeaders: () => {
+        throw new Error("DTLS helper bug");
+      },
+    });
+    const out = await manager.connect({ session: sessionRecord(), headers: OPENCONNECT_HEADERS, transport: new FakeTransport() });
+    expect(out).toEqual({ ok: false, status: 503, reason: "Server error" });
+    expect(tuns.devices.size).toBe(0);
+    expect(manager.leaseTable.size).toBe(0);
+    expect(manager.list()).toEqual([]);
+    expect(scripts.calls.map((c) => c.command)).toEqual(["/bin/add 10.7.0.0/255.255.0.0", "/bin/del 10.7.0.0/255.255.0.0"]);
+    manager.close();
+  });
+
+  test("a CONNECT that fails after the DTLS session was attached detaches it along with the device and lease", async () => {
+    const vhost = vhostOptions();
+    const cfg = configOf(vhost, globalOptions());
+    const tuns = new MemoryTunFactory();
+    const sessions = new FakeSessions();
+    sessions.connected = () => {
+      throw new Error("session store bug");
+    };
+    let attached = 0;
+    let detached = 0;
+    const manager = new TunnelManagerImpl({
+      config: () => cfg,
+      settingsFor: async (): Promise<SettingsResult> => ({ kind: "ok", settings: settingsOf(vhost) }),
+      sessions,
+      tuns,
+      net: new FakeNet(),
+      timers: new FakeTimers(),
+      random: counterRandom(),
+      scripts: new FakeScripts(),
+      dtls: {
+        plan: () => ({
+          cryptoOverhead: 37,
+          headers: () => [],
+          attach: () => {
+            attached++;
+            return { detach: () => void detached++ };
+          },
+        }),
+      },
+    });
+    const out = await manager.connect({ session: sessionRecord(), headers: OPENCONNECT_HEADERS, transport: new FakeTransport() });
+    expect(out).toEqual({ ok: false, status: 503, reason: "Server error" });
+    expect([attached, detached]).toEqual([1, 1]);
+    expect(tuns.devices.size).toBe(0);
+    expect(manager.leaseTable.size).toBe(0);
+    expect(manager.list()).toEqual([]);
+    manager.close();
+  });
+
+  test("a connect-script runner that rejects refuses the CONNECT without leaking the device or the lease", async () => {
+    const h = harness({
+      global: { "connect-script": "/bin/on-connect" },
+      runner: { run: () => Promise.reject(new Error("spawn failed")) },
+    });
+    const { out } = await connect(h);
+    expect(out.ok).toBe(false);
+    expect(h.tuns.devices.size).toBe(0);
+    expect(h.manager.leaseTable.size).toBe(0);
+    h.manager.close();
+  });
+
   test("occtl-style disconnect ends the tunnel as a server disconnect", async () => {
     const h = harness();
     const { transport } = await connect(h);

@@ -52,6 +52,22 @@ function setup(o: Partial<TunnelOptions> = {}) {
   return { timers, transport, tun, ends, tunnel };
 }
 
+describe("DTLS from the client", () => {
+  test("a DATA packet larger than maxPayload is dropped, also while the tun is blocked, without throwing", () => {
+    const { tunnel, tun, ends } = setup({ maxPayload: 1756 });
+    tunnel.attachUdp({ send: () => true });
+    tunnel.fromDtls(0, ipv4(17, 9000));
+    expect(tun.written.length).toBe(0);
+    // The tun refuses a packet (EAGAIN): the tunnel holds it and is blocked.
+    tun.accept = false;
+    tunnel.fromDtls(0, ipv4(17, 1500));
+    // An oversized packet now must not overflow the held-packet buffer (RangeError before the fix).
+    expect(() => tunnel.fromDtls(0, ipv4(17, 16000))).not.toThrow();
+    expect(tunnel.stats.droppedIn).toBe(2);
+    expect(ends).toEqual([]);
+  });
+});
+
 describe("CSTP from the client", () => {
   test("DATA goes to the tun device unchanged", () => {
     const { tunnel, tun } = setup();
@@ -291,5 +307,114 @@ describe("helpers", () => {
     expect(b.allow(1000, 100_000)).toBe(true);
     expect(b.allow(1, 100_000)).toBe(false);
     expect(new ByteBudget(0, 0).allow(1e9, 0)).toBe(true);
+  });
+});
+
+describe("TLS 1.3 rekey", () => {
+  test("with a rekey time the server asks for a KeyUpdate once per period, and never without one", () => {
+    const { tunnel, transport, timers } = setup({ tlsRekeyTime: 60, dpd: 0 });
+    timers.advance(59_000);
+    tunnel.periodicCheck();
+    expect(transport.keyUpdates).toBe(0);
+    timers.advance(1_000);
+    tunnel.periodicCheck();
+    expect(transport.keyUpdates).toBe(1);
+    tunnel.periodicCheck();
+    expect(transport.keyUpdates).toBe(1);
+    timers.advance(60_000);
+    tunnel.periodicCheck();
+    expect(transport.keyUpdates).toBe(2);
+    const off = setup({ dpd: 0 });
+    off.timers.advance(10 * 86_400_000);
+    off.tunnel.periodicCheck();
+    expect(off.transport.keyUpdates).toBe(0);
+  });
+});
+
+describe("the DTLS channel", () => {
+  class RecordingUdp {
+    sent: { type: number; data: Uint8Array }[] = [];
+    accept = true;
+    send(type: number, buf: Uint8Array, offset: number, len: number): boolean {
+      if (!this.accept) return false;
+      this.sent.push({ type, data: buf.slice(offset, offset + len) });
+      return true;
+    }
+  }
+  function tunPacket(p: Uint8Array): Uint8Array {
+    const b = new Uint8Array(8 + p.length);
+    b.set(p, 8);
+    return b;
+  }
+
+  test("tun packets go over DTLS once it is established, and over CSTP before", () => {
+    const { tunnel, transport } = setup();
+    const udp = new RecordingUdp();
+    tunnel.attachUdp(udp);
+    const p = ipv4(17);
+    tunnel.fromTun(tunPacket(p), p.length);
+    expect(transport.records.length).toBe(1);
+    tunnel.udpEstablished();
+    tunnel.fromTun(tunPacket(p), p.length);
+    expect(udp.sent).toEqual([{ type: 0, data: p }]);
+    expect(transport.records.length).toBe(1);
+  });
+
+  test("DATA on CSTP while DTLS is active moves output back to CSTP until DTLS is heard again", () => {
+    const { tunnel, transport, tun } = setup();
+    const udp = new RecordingUdp();
+    tunnel.attachUdp(udp);
+    tunnel.udpEstablished();
+    const p = ipv4(17);
+    tunnel.receiveRecord(frame(0, p));
+    tunnel.fromTun(tunPacket(p), p.length);
+    expect(udp.sent.length).toBe(0);
+    expect(transport.records.length).toBe(1);
+    tunnel.fromDtls(0, p);
+    expect(tun.written.length).toBe(2);
+    tunnel.fromTun(tunPacket(p), p.length);
+    expect(udp.sent.length).toBe(1);
+  });
+
+  test("no UDP for switch-to-tcp-timeout sends over CSTP; a refused DTLS send falls back too", () => {
+    const { tunnel, transport, timers } = setup({ switchToTcpTimeout: 25 });
+    const udp = new RecordingUdp();
+    tunnel.attachUdp(udp);
+    tunnel.udpEstablished();
+    const p = ipv4(17);
+    timers.advance(26_000);
+    tunnel.fromTun(tunPacket(p), p.length);
+    expect(udp.sent.length).toBe(0);
+    expect(transport.records.length).toBe(1);
+    tunnel.fromDtls(7, new Uint8Array(0)); // a keepalive: UDP is alive again
+    udp.accept = false;
+    tunnel.fromTun(tunPacket(p), p.length);
+    expect(transport.records.length).toBe(2);
+  });
+
+  test("a DISCONNECT over DTLS ends the tunnel with the BYE reason", () => {
+    const { tunnel, ends } = setup();
+    tunnel.attachUdp(new RecordingUdp());
+    tunnel.udpEstablished();
+    tunnel.fromDtls(5, Uint8Array.of(0xb0));
+    expect(ends).toEqual(["user-disconnect"]);
+  });
+
+  test("UDP silence past 2×dpd sends a DTLS DPD request and past 3×dpd gives up on DTLS", () => {
+    const { tunnel, transport, timers } = setup({ dpd: 10 });
+    const udp = new RecordingUdp();
+    tunnel.attachUdp(udp);
+    tunnel.udpEstablished();
+    timers.advance(21_000);
+    tunnel.receiveRecord(frame(7)); // CSTP stays alive
+    tunnel.periodicCheck();
+    expect(udp.sent.map((s) => s.type)).toEqual([3]);
+    timers.advance(10_000);
+    tunnel.receiveRecord(frame(7));
+    tunnel.periodicCheck();
+    const p = ipv4(17);
+    tunnel.fromTun(tunPacket(p), p.length);
+    expect(udp.sent.length).toBe(1);
+    expect(transport.records.at(-1)![6]).toBe(0);
   });
 });

@@ -24,13 +24,20 @@ import type { Action, FrontSessions, UserProfile } from "./exchange.ts";
 import type { TunnelManager } from "../contract.ts";
 import { AuthExchange } from "./exchange.ts";
 import type { PendingAuths } from "./pending.ts";
-import { HttpRequestParser } from "./http.ts";
+import { HttpRequestParser, MAX_BODY_BYTES, MAX_HEADER_BYTES } from "./http.ts";
 import { HTTP_ERROR_RESPONSE } from "./errors.ts";
 import { errorStatusResponse } from "./responses.ts";
 import { sha1 } from "@noble/hashes/legacy.js";
 
 /** TLS plaintext records carry at most 2^14 bytes (RFC 8446 §5.1, RFC 5246 §6.2.1). */
 const MAX_RECORD_PLAINTEXT = 16384;
+/**
+ * Plaintext held while a request is being handled (a CONNECT can wait seconds on connect-script or
+ * ping-leases). Clients wait for our answer before sending more, so this is ample: one request of
+ * ocserv's maximum size and a few records beyond. ocserv leaves such data in the kernel's socket
+ * buffer, which is bounded; Bun delivers it to us at once, so we bound it here.
+ */
+export const MAX_QUEUED_BYTES = MAX_HEADER_BYTES + MAX_BODY_BYTES + 4 * MAX_RECORD_PLAINTEXT;
 
 export interface FrontEnvironment {
   config(): Config;
@@ -69,6 +76,7 @@ export class FrontConnection {
   private state: ConnState = { kind: "handshake" };
   private deadline: number | null;
   private readonly queue: Uint8Array[] = [];
+  private queuedBytes = 0;
   private busy = false;
   private sawData = false;
   private readonly log: Logger;
@@ -147,7 +155,15 @@ export class FrontConnection {
           this.closeWith("close");
           return;
         }
-      } else this.queue.push(rec);
+      } else {
+        this.queue.push(rec);
+        this.queuedBytes += rec.length;
+        if (this.queuedBytes > MAX_QUEUED_BYTES) {
+          this.log.info(`more than ${MAX_QUEUED_BYTES} bytes sent while a request was being handled; closing`);
+          this.closeWith("close");
+          return;
+        }
+      }
     }
     if (this.queue.length === 0 || this.busy) {
       // Nothing new to handle here (a running pump picks queued records up).
@@ -219,9 +235,11 @@ export class FrontConnection {
         const state = this.state;
         if (state.kind === "closed" || state.kind === "handshake") {
           this.queue.length = 0;
+          this.queuedBytes = 0;
           break;
         }
         const rec = this.queue.shift() as Uint8Array;
+        this.queuedBytes -= rec.length;
         if (state.kind === "tunnel") {
           state.tunnel.receiveRecord(rec);
           continue;
@@ -311,8 +329,17 @@ export class FrontConnection {
     this.state = { kind: "closed" };
     this.deadline = null;
     this.queue.length = 0;
+    this.queuedBytes = 0;
     this.deps.socket.end();
-    if (state.kind === "tunnel") state.tunnel.transportClosed();
+    if (state.kind === "tunnel") {
+      // teardown runs inside socket callbacks and timers, where an exception would end the whole
+      // process (cli.ts treats uncaught errors as fatal): a failing release ends only this tunnel.
+      try {
+        state.tunnel.transportClosed();
+      } catch (e) {
+        this.log.error(`tunnel release failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
   }
 
   private makeTransport(): TunnelTransport {
@@ -338,6 +365,12 @@ export class FrontConnection {
       localAddress: socket.localAddress,
       close(): void {
         conn.closeWith("close");
+      },
+      keyUpdate(): void {
+        if (conn.state.kind === "closed" || tls.state !== "established" || tls.info?.version !== "TLS1.3" || !tls.keyUpdate) return;
+        tls.keyUpdate(true);
+        conn.flush();
+        conn.log.info("TLS 1.3 session keys refreshed");
       },
     };
   }

@@ -22,6 +22,7 @@ import { classifyClient, type ClientAgent } from "./agent.ts";
 import { encodeSid, hasWebvpnCookie, parseCookieHeader } from "./cookies.ts";
 import { extractGroup, extractPassword, extractUsername, unescapeUrl } from "./fields.ts";
 import { SessionError } from "./errors.ts";
+import { constantTimeEqual } from "../../wire/writer.ts";
 import {
   authFailedResponse,
   authFormResponse,
@@ -182,7 +183,7 @@ export class AuthExchange {
     if (o.camouflage && !this.camouflagePassed) {
       // ocserv check_camouflage_url: everything after the first `?` must equal the secret exactly.
       const q = url.indexOf("?");
-      if (q < 0 || o.camouflage_secret === null || url.slice(q + 1) !== o.camouflage_secret) {
+      if (q < 0 || o.camouflage_secret === null || !secretMatches(url.slice(q + 1), o.camouflage_secret)) {
         this.ctx.logger.debug(`camouflage: ${req.method} without the secret`);
         return { kind: "respond", bytes: camouflageResponse(minor, o.camouflage_realm), then: "close" };
       }
@@ -583,7 +584,7 @@ export class AuthExchange {
     const o = this.ctx.vhost.options;
     let url = req.url;
     const q = url.indexOf("?");
-    if (o.camouflage && q >= 0 && o.camouflage_secret !== null && url.slice(q + 1) === o.camouflage_secret) {
+    if (o.camouflage && q >= 0 && o.camouflage_secret !== null && secretMatches(url.slice(q + 1), o.camouflage_secret)) {
       this.camouflagePassed = true;
       url = url.slice(0, q);
     }
@@ -606,10 +607,16 @@ export class AuthExchange {
     // certificate re-check below, and the tunnel would run with the other vhost's settings.
     if (session.vhost !== this.ctx.vhost.name) return reject(`session ${session.safeId} belongs to another vhost`);
     // protocol.md §1.5 step 2: with certificate auth and without cisco-client-compat, the CONNECT's
-    // own TLS session must carry a verified certificate for the same user.
+    // own TLS session must carry a verified certificate for the same user. As in ocserv, "certificate
+    // auth" is the method selected for this connection: one that presents no certificate falls to
+    // the first method that needs none (an enable-auth alternative), so only when every method
+    // needs a certificate is its absence a failure; a certificate that is presented must match.
     if (o.auth.some((m) => m.type === "certificate") && !o["cisco-client-compat"]) {
       const cert = this.ctx.certificate;
-      if (cert === null || cert.user !== session.username) return reject(`no matching client certificate for session ${session.safeId}`);
+      const methodWithoutCertificate = o["enable-auth"].some((m) => m.type !== "certificate");
+      if (cert === null ? !methodWithoutCertificate : cert.user !== session.username) {
+        return reject(`no matching client certificate for session ${session.safeId}`);
+      }
     }
     // After cookie success the camouflage check counts as passed (ocserv: auth_state >= S_AUTH_COOKIE).
     this.camouflagePassed = true;
@@ -627,6 +634,13 @@ export class AuthExchange {
     }
     return { kind: "tunnel", head: new TextEncoder().encode(outcome.head), tunnel: outcome.tunnel };
   }
+}
+
+/** The camouflage secret is a shared secret: compared in constant time, not with `===`, whose time
+ *  depends on how many leading characters of a guess are right. */
+export function secretMatches(candidate: string, secret: string): boolean {
+  const enc = new TextEncoder();
+  return constantTimeEqual(enc.encode(candidate), enc.encode(secret));
 }
 
 function notFound(minor: HttpMinor): Action {

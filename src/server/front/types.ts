@@ -24,6 +24,8 @@ export interface FrontTls {
   exportKeyingMaterial(label: string, context: Uint8Array | null, length: number): Uint8Array;
   /** close_notify. */
   close(): void;
+  /** TLS 1.3 KeyUpdate (RFC 8446 §4.6.3); throws on TLS 1.2. */
+  keyUpdate?(requestPeer: boolean): void;
   /** A fatal alert: ocserv sends access_denied after a failed auth or cookie check. */
   fatalAlert?(alert: "access_denied"): void;
 }

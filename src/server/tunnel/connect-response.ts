@@ -165,8 +165,10 @@ export function buildConnectHead(input: ConnectResponseInput): string {
       add("X-CSTP-Rekey-Method", "ssl");
     } else {
       add("X-CSTP-Rekey-Time", Math.max(1, rekeyTime + input.rekeyFuzz));
-      // "ssl" only with safe renegotiation (RFC 5746); otherwise the client must open a new tunnel.
-      add("X-CSTP-Rekey-Method", wantSsl && input.tls.safeRenegotiation ? "ssl" : "new-tunnel");
+      // ocserv says "ssl" on TLS 1.2 with safe renegotiation and then renegotiates. Our TLS never
+      // renegotiates (RFC 5746 signalled, every renegotiation refused), so a TLS 1.2 client is always
+      // told to rekey by opening a new tunnel with its cookie, which works with every client.
+      add("X-CSTP-Rekey-Method", "new-tunnel");
     }
   } else {
     add("X-CSTP-Rekey-Method", "none");

@@ -377,7 +377,16 @@ export class TunnelManagerImpl implements TunnelManager {
     try {
       return await this.openTunnel({ req, cfg, vhost, client, key, settings, routes, device, leases, mtu, id, hostname, scriptBase, dtlsPlan, onRoutesAdded: () => (routesAdded = true) });
     } catch (e) {
-      if (this.live.get(key)?.device === device) this.live.delete(key);
+      const half = this.live.get(key);
+      if (half?.device === device) {
+        this.live.delete(key);
+        half.released = true;
+        try {
+          half.udp?.detach();
+        } catch {
+          // the UDP side is being torn down anyway
+        }
+      }
       undo();
       this.deps.log?.warn(`session ${session.safeId}: tunnel setup failed: ${errorText(e)}`);
       return fail(503, REASON_SERVER_ERROR);
@@ -463,6 +472,7 @@ export class TunnelManagerImpl implements TunnelManager {
       txPerSec: settings["tx-data-per-sec"],
       maxPayload: Math.min(0xffff, Math.max(mtu.linkMtu, mtu.dataMtu, 1500) + RX_SLACK),
       switchToTcpTimeout: opts["switch-to-tcp-timeout"],
+      tlsRekeyTime: opts["rekey-time"] > 0 && opts["rekey-method"] === "ssl" && transport.tls.version === "TLS1.3" ? opts["rekey-time"] : 0,
       onEnd: (reason) => {
         if (live) this.release(live, reason);
       },

@@ -88,6 +88,8 @@ export interface TunnelOptions {
   readonly maxPayload: number;
   /** switch-to-tcp-timeout seconds: a packet goes over CSTP when no UDP arrived for this long. */
   readonly switchToTcpTimeout?: number;
+  /** Seconds between server KeyUpdates (TLS 1.3 with rekey-method ssl); 0 or absent = none. */
+  readonly tlsRekeyTime?: number;
   /** Called once when the tunnel has ended, with the reason; the manager releases resources. */
   readonly onEnd: (reason: DisconnectReason) => void;
 }
@@ -181,6 +183,7 @@ export class Tunnel implements TunnelHandle, CstpSink {
   private udpActive = false;
   private lastUdpRx = 0;
   private lastUdpDpdSent = 0;
+  private lastTlsRekey: number;
   private bytesIn = 0;
   private bytesOut = 0;
   private droppedIn = 0;
@@ -192,6 +195,7 @@ export class Tunnel implements TunnelHandle, CstpSink {
     this.startTime = now;
     this.lastRx = now;
     this.lastData = now;
+    this.lastTlsRekey = now;
     this.deframer = new CstpDeframer(opts.maxPayload);
     this.pending = new Uint8Array(opts.maxPayload);
     this.scratch = new Uint8Array(CSTP_HEADER_LEN + opts.maxPayload);
@@ -275,6 +279,13 @@ export class Tunnel implements TunnelHandle, CstpSink {
   private dataFromClient(payload: Uint8Array, now: number): void {
     const len = payload.length;
     if (len === 0) return; // empty DATA packets are ignored
+    // CSTP packets are bounded by the deframer, but a DTLS record may carry up to 2^14 bytes: a
+    // packet larger than the tunnel's maximum is dropped here, before it could reach the tun or the
+    // fixed-size `pending` buffer (a RangeError there would escape the UDP socket callback).
+    if (len > this.opts.maxPayload) {
+      this.droppedIn++;
+      return;
+    }
     if (this.state.kind === "blocked" || !this.rxBudget.allow(len, now)) {
       this.droppedIn++;
       return;
@@ -451,6 +462,13 @@ export class Tunnel implements TunnelHandle, CstpSink {
     }
     if (o.idleTimeout > 0 && now - this.lastData > o.idleTimeout * 1000) {
       this.end("idle-timeout");
+      return;
+    }
+    const rekey = o.tlsRekeyTime ?? 0;
+    if (rekey > 0 && now - this.lastTlsRekey >= rekey * 1000) {
+      // ocserv 1.5.1: on TLS 1.3 the server rekeys itself (gnutls_session_key_update with KU_PEER).
+      this.lastTlsRekey = now;
+      o.transport.keyUpdate?.();
     }
   }
 
