@@ -11,9 +11,9 @@ import type { Config, VhostConfig } from "../config/types.ts";
 import { applyReload, formatDiagnostic, loadSessionSettings } from "../config/index.ts";
 import { randomBytes } from "../crypto/index.ts";
 import { BanTracker, createAuthenticator, type Authenticator } from "../auth/index.ts";
-import { listenTcp, type TcpConnection, type TcpListener } from "../net/index.ts";
+import { IcmpPinger, listenTcp, type TcpConnection, type TcpListener } from "../net/index.ts";
 import { SessionCache, TlsServerConnection } from "../tls/index.ts";
-import { RtNetlink, createLinuxTunFactory } from "../tun/index.ts";
+import { RtNetlink, createLinuxTunFactory, createReadiness, loadLibc } from "../tun/index.ts";
 import type { RunServer, ServerContext } from "../process/run.ts";
 import { createFront, type Front } from "./front/server.ts";
 import { MemorySessionStore, vhostSessionPolicy } from "./front/sessions.ts";
@@ -96,6 +96,19 @@ export const runServer: RunServer = async (initial, ctx) => {
     return { kind: "failed", exitCode: 1, message: `cannot listen on UDP port ${config.global["udp-port"]}: ${(e as Error).message}` };
   }
 
+  // ping-leases: an ICMP echo to each candidate IPv4 address before leasing it (architecture.md §3).
+  // The raw socket is opened on first use only, since most configurations leave the option off.
+  let pinger: IcmpPinger | null = null;
+  const probe = async (address: string): Promise<boolean> => {
+    try {
+      pinger ??= new IcmpPinger(loadLibc(), createReadiness(loadLibc()));
+      return await pinger.ping(address, 1000);
+    } catch (e) {
+      log.warn(`ping-leases: cannot probe ${address}: ${(e as Error).message}`);
+      return false;
+    }
+  };
+
   const tunnels = new TunnelManagerImpl({
     config: () => config,
     settingsFor: (vhost, user, group) => loadSessionSettings(vhost, user, group),
@@ -105,6 +118,7 @@ export const runServer: RunServer = async (initial, ctx) => {
     net: netlink,
     timers: systemTimers,
     random: randomBytes,
+    probe,
     ...(dtls ? { dtls } : {}),
     log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
   });
@@ -221,6 +235,7 @@ export const runServer: RunServer = async (initial, ctx) => {
     listener.stop(true);
     tunnels.close();
     dtls?.close();
+    pinger?.close();
     tuns.close();
     netlink.close();
   });

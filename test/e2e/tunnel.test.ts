@@ -321,6 +321,31 @@ suite("openconnect over TLS", () => {
     });
   }, 60_000);
 
+  test("ping-leases skips an address that answers ICMP echo", async () => {
+    // The address predictable-ips gives this user, learnt from a first connection.
+    const taken = await withServer("", async () => {
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(c.up).toBe(true);
+      const a = await lab.ifaceAddr(lab.cliNs, c.iface);
+      await c.stop();
+      return a!;
+    });
+    // Something else now answers on that address in the server's network.
+    expect((await sh(`ip -n ${lab.srvNs} addr add ${taken}/32 dev lo`)).code).toBe(0);
+    try {
+      await withServer("ping-leases = true\n", async () => {
+        const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+        expect(c.up).toBe(true);
+        const got = await lab.ifaceAddr(lab.cliNs, c.iface);
+        expect(got).not.toBeNull();
+        expect(got).not.toBe(taken);
+        await c.stop();
+      });
+    } finally {
+      await sh(`ip -n ${lab.srvNs} addr del ${taken}/32 dev lo`);
+    }
+  }, 90_000);
+
   test("a client that stops answering is dropped by DPD", async () => {
     await withServer("dpd = 2\nmobile-dpd = 2\n", async () => {
       const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
