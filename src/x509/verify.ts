@@ -150,6 +150,12 @@ export function verifyChain(chain: readonly Certificate[], anchors: readonly Cer
     const issuer = path[i + 1]!;
     const named = crls.filter((c) => c.issuer.equals(cert.issuer));
     if (named.length === 0) continue;
+    // RFC 5280 §6.3.3 (f): an issuer whose keyUsage lacks cRLSign cannot vouch for a CRL, even one
+    // its key signed; such a CRL is as unusable as a forged one (fail closed, as for a bad signature).
+    const ku = issuer.extensions.keyUsage;
+    if (ku !== undefined && !ku.has("cRLSign")) {
+      return fail("crl-bad-signature", `the CRL for "${cert.issuer}" is signed by a CA whose keyUsage lacks cRLSign`);
+    }
     const valid = named.filter((c) => c.verify(issuer.publicKey));
     if (valid.length === 0) return fail("crl-bad-signature", `the CRL for "${cert.issuer}" is not signed by its CA`);
     for (const crl of valid) {

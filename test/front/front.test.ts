@@ -1,8 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { makeUserProfile } from "../../src/server/front/server.ts";
+import { secretMatches } from "../../src/server/front/exchange.ts";
+import { MAX_QUEUED_BYTES } from "../../src/server/front/connection.ts";
+import type { ConnectOutcome } from "../../src/server/contract.ts";
 import { decodeSid, encodeSid } from "../../src/server/front/cookies.ts";
 import {
   FakeSocket,
+  RecordingTunnel,
   PlainTls,
   ScriptedAuth,
   XML_INIT,
@@ -279,6 +283,16 @@ describe("URLs and limits", () => {
 });
 
 describe("camouflage", () => {
+  test("the secret comparison (constant time) accepts only the exact secret", () => {
+    expect(secretMatches("s3cret", "s3cret")).toBe(true);
+    expect(secretMatches("s3cre", "s3cret")).toBe(false);
+    expect(secretMatches("s3cretX", "s3cret")).toBe(false);
+    expect(secretMatches("S3cret", "s3cret")).toBe(false);
+    expect(secretMatches("", "s3cret")).toBe(false);
+    expect(secretMatches("sécret", "sécret")).toBe(true);
+  });
+
+
   const cfg = "camouflage = true\ncamouflage_secret = mysecret\ncamouflage_realm = Corp Portal";
 
   test("a request without the secret gets 401 Basic with the realm and the connection closes", async () => {
@@ -536,6 +550,65 @@ describe("client certificates", () => {
     expect(await h.open({ tls: withCert() }).send(connectReq(`webvpn=${cookie}`))).toStartWith("HTTP/1.1 200 CONNECTED");
   });
 
+  test("a cookie from a certificate-auth vhost is not acceptable at CONNECT on another vhost", async () => {
+    const auth = new ScriptedAuth({}, true);
+    const h = harness({
+      config: 'auth = "certificate"\ncert-user-oid = 2.5.4.3\n[vhost:other.example.com]\nauth = "plain[passwd=/nonexistent/passwd]"',
+      auth,
+      deps: certDeps("alice", []),
+    });
+    const cookie = cookieFrom(await h.open({ tls: withCert() }).send(post("/", XML_INIT)));
+    // The stolen cookie, without the certificate, over a TLS connection whose SNI selects the other vhost.
+    const elsewhere = h.open({ tls: new PlainTls({ sni: "other.example.com" }) });
+    expect(await elsewhere.send(connectReq(`webvpn=${cookie}`))).toStartWith("HTTP/1.1 401 Cookie is not acceptable");
+    expectDenied(elsewhere);
+    expect(h.tunnels.requests.length).toBe(0);
+    expect(await h.open({ tls: withCert() }).send(connectReq(`webvpn=${cookie}`))).toStartWith("HTTP/1.1 200 CONNECTED");
+  });
+
+  test("the certificate of a resumed TLS session is used only if it still verifies", async () => {
+    const verdicts: boolean[] = [];
+    let stillValid = true;
+    const auth = new ScriptedAuth({}, true);
+    const h = harness({
+      config: 'auth = "certificate"\ncert-user-oid = 2.5.4.3',
+      auth,
+      deps: {
+        ...certDeps("alice", []),
+        verifyClientChain: () => {
+          verdicts.push(stillValid);
+          return stillValid;
+        },
+      },
+    });
+    const resumed = () => new PlainTls({ peerCertificates: [new Uint8Array([1])], resumed: true });
+    // A full handshake verified the chain itself: no second check.
+    const cookie = cookieFrom(await h.open({ tls: withCert() }).send(post("/", XML_INIT)));
+    expect(verdicts).toEqual([]);
+    expect(await h.open({ tls: resumed() }).send(connectReq(`webvpn=${cookie}`))).toStartWith("HTTP/1.1 200 CONNECTED");
+    // Revoked (or expired) since the session was made: the resumed session carries no usable certificate.
+    stillValid = false;
+    const c = h.open({ tls: resumed() });
+    expect(await c.send(connectReq(`webvpn=${cookie}`))).toStartWith("HTTP/1.1 401 Cookie is not acceptable");
+    expectDenied(c);
+    expect(await h.open({ tls: resumed() }).send(post("/", XML_INIT))).toStartWith("HTTP/1.1 401 ");
+    expect(verdicts).toEqual([true, false, false]);
+  });
+
+  test("with auth = certificate and a password alternative (enable-auth), a password user's CONNECT needs no certificate", async () => {
+    const auth = new ScriptedAuth();
+    const h = harness({
+      config: 'auth = "certificate"\nenable-auth = "plain[passwd=/nonexistent/passwd]"\ncert-user-oid = 2.5.4.3',
+      auth,
+      deps: certDeps("alice", []),
+    });
+    const cookie = await login(h, h.open());
+    expect(await h.open().send(connectReq(`webvpn=${cookie}`))).toStartWith("HTTP/1.1 200 CONNECTED");
+    // A certificate that is presented must still name the session's user.
+    const other = h.open({ tls: withCert() });
+    expect(await other.send(connectReq(`webvpn=${cookie}`))).toStartWith("HTTP/1.1 401 Cookie is not acceptable");
+  });
+
   test("cisco-client-compat lets CONNECT go without the certificate", async () => {
     const auth = new ScriptedAuth({}, true);
     const h = harness({ config: 'auth = "certificate"\ncert-user-oid = 2.5.4.3\ncisco-client-compat = true', auth, deps: certDeps("alice", []) });
@@ -569,6 +642,61 @@ describe("failure containment", () => {
     await c.send("x");
     expect(c.socket.ended).toBe(true);
     expect(tunnel.closed).toBe(1);
+  });
+
+  test("a tunnel whose release throws does not throw out of the socket's close or data callbacks", async () => {
+    const h = harness();
+    const cookie = await login(h, h.open());
+    const c = h.open();
+    await c.send(connectReq(`webvpn=${cookie}`));
+    const tunnel = h.tunnels.tunnels[0];
+    if (!tunnel) throw new Error("no tunnel");
+    tunnel.transportClosed = () => {
+      throw new Error("release bug");
+    };
+    expect(() => c.conn.onPeerClosed()).not.toThrow();
+    expect(c.socket.ended).toBe(true);
+    expect(c.conn.closed).toBe(true);
+    expect(h.logger.lines.some((l) => l.includes("tunnel release failed"))).toBe(true);
+
+    // The same through the data path: a close_notify in a record ends the tunnel.
+    const c2 = h.open();
+    await c2.send(connectReq(`webvpn=${cookie}`));
+    const t2 = h.tunnels.tunnels[1];
+    if (!t2) throw new Error("no tunnel");
+    t2.transportClosed = () => {
+      throw new Error("release bug");
+    };
+    c2.tls.peerClose();
+    await expect(Promise.resolve(c2.conn.onData(new Uint8Array(0)))).resolves.toBeUndefined();
+    expect(c2.conn.closed).toBe(true);
+  });
+
+  test("data flooding in while a CONNECT is being set up is bounded: past the limit the connection closes", async () => {
+    const h = harness();
+    const cookie = await login(h, h.open());
+    let finish: (o: ConnectOutcome) => void = () => {};
+    const handle = new RecordingTunnel();
+    h.tunnels.connect = (req) => {
+      h.tunnels.requests.push(req);
+      return new Promise<ConnectOutcome>((resolve) => (finish = resolve));
+    };
+    const c = h.open();
+    const pending = c.conn.onData(new TextEncoder().encode(connectReq(`webvpn=${cookie}`)));
+    expect(h.tunnels.requests.length).toBe(1);
+    const record = new Uint8Array(16384);
+    let sent = 0;
+    while (!c.conn.closed && sent < 4 * MAX_QUEUED_BYTES) {
+      c.conn.onData(record);
+      sent += record.length;
+    }
+    expect(c.conn.closed).toBe(true);
+    expect(sent).toBeLessThanOrEqual(MAX_QUEUED_BYTES + record.length);
+    expect(c.socket.ended).toBe(true);
+    // The tunnel that arrives after the close is released at once.
+    finish({ ok: true, head: "HTTP/1.1 200 CONNECTED\r\n\r\n", tunnel: handle });
+    await pending;
+    expect(handle.closed).toBe(1);
   });
 
   test("nothing is written when the peer closed while a request was in flight", async () => {

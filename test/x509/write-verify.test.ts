@@ -286,6 +286,22 @@ describe("chain verification outcomes", () => {
     expect(code(verifyChain(chain, [pki.root], { ...opts, crls: [crl(pki.interKey, pki.inter, [], 5)] }))).toBe("crl-expired");
   });
 
+  test("a CRL signed by a CA whose keyUsage lacks cRLSign is not trusted (RFC 5280 §6.3.3 f)", () => {
+    const caKey = generateKey("ecdsa-p256").key;
+    const ca = createCertificate({
+      subject: { CN: "Cert-only CA" }, subjectKey: caKey, issuer: "self", notBefore: T0, notAfter: new Date(T0.getTime() + 100 * DAY),
+      isCa: true, keyUsage: ["keyCertSign"],
+    }).cert;
+    const k = generateKey("ecdsa-p256").key;
+    const leaf = createCertificate({
+      subject: { CN: "u" }, subjectKey: k.publicKey, issuer: { cert: ca, key: caKey }, notBefore: T0,
+      notAfter: new Date(T0.getTime() + 30 * DAY), isCa: false, keyUsage: ["digitalSignature"],
+    }).cert;
+    const crl = parseCrl(createCrl({ issuer: ca, key: caKey, revokedSerials: [], thisUpdate: T0, nextUpdate: new Date(T0.getTime() + 30 * DAY), crlNumber: 1 }).der);
+    expect(code(verifyChain([leaf], [ca], opts))).toBe("ok");
+    expect(code(verifyChain([leaf], [ca], { ...opts, crls: [crl] }))).toBe("crl-bad-signature");
+  });
+
   test("an empty chain is refused", () => {
     expect(code(verifyChain([], [pki.root], opts))).toBe("unknown-ca");
   });
