@@ -18,9 +18,18 @@ export interface RootLogger extends Logger {
   close(): void;
 }
 
+/**
+ * Names and values from the network (usernames, certificate CNs, hostnames) reach log messages; a CR, LF
+ * or other control character in them could forge extra log lines or terminal escapes, so every control
+ * character except tab is written as \xNN. One message is always one line.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 function render(obj: LogObject): string {
-  const text = formatWithOptions({ colors: false, breakLength: Infinity }, ...(obj.args as unknown[]));
-  return obj.tag ? `${obj.tag}: ${text}` : text;
+  const text = escapeControl(formatWithOptions({ colors: false, breakLength: Infinity }, ...(obj.args as unknown[])));
+  return obj.tag ? `${escapeControl(obj.tag)}: ${text}` : text;
 }
 
 function wrap(instance: ConsolaInstance, level: number): Logger {

@@ -55,6 +55,8 @@ export interface TcpListenOptions {
   readonly highWaterMark?: number;
   readonly lowWaterMark?: number;
   readonly maxQueuedBytes?: number;
+  /** The accept callback threw: the connection was destroyed and the listener keeps going. */
+  readonly onAcceptError?: (error: unknown) => void;
 }
 
 export interface TcpListener {
@@ -236,8 +238,9 @@ export function listenTcp(opts: TcpListenOptions, accept: (conn: TcpConnection) 
       try {
         conn.handler = accept(conn);
       } catch (e) {
+        // Re-throwing into Bun's open handler would end the process; only this connection is at fault.
         conn.destroy();
-        throw e;
+        opts.onAcceptError?.(e);
       }
     },
     data(socket: Socket<ConnState>, bytes: Uint8Array) {

@@ -123,7 +123,13 @@ export class DtlsService implements DtlsIntegration {
   private onDatagram(bytes: Uint8Array, port: number, addr: string): void {
     // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d; sessions compare plain addresses.
     const peer = addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
-    this.apply(this.endpoint.handleDatagram(bytes, peer, port));
+    try {
+      this.apply(this.endpoint.handleDatagram(bytes, peer, port));
+    } catch (e) {
+      // A throw here would escape into Bun's socket callback and end the process, and every session
+      // with it. Whatever went wrong concerns one datagram: log it (rate-limited by the logger), go on.
+      this.log.error(`DTLS: datagram from ${peer}:${port} dropped: ${(e as Error).message}`);
+    }
   }
 
   private apply(r: DtlsResult<Tunnel>): void {
@@ -165,7 +171,11 @@ export class DtlsService implements DtlsIntegration {
     if (at === null) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.apply(this.endpoint.onTimer());
+      try {
+        this.apply(this.endpoint.onTimer());
+      } catch (e) {
+        this.log.error(`DTLS: retransmission timer failed: ${(e as Error).message}`);
+      }
     }, Math.max(0, at - Date.now()));
   }
 

@@ -211,16 +211,17 @@ export const runServer: RunServer = async (initial, ctx) => {
     };
   };
 
+  const onAcceptError = (e: unknown) => log.error(`accepting a connection failed: ${(e as Error).message}`);
   let listener: TcpListener;
   const host = config.global["listen-host"];
   const port = config.global["tcp-port"];
   try {
-    listener = listenTcp({ hostname: host ?? "::", port }, onConnection);
+    listener = listenTcp({ hostname: host ?? "::", port, onAcceptError }, onConnection);
   } catch (e) {
     if (host === null) {
       // No IPv6 on this host: fall back to IPv4 only.
       try {
-        listener = listenTcp({ hostname: "0.0.0.0", port }, onConnection);
+        listener = listenTcp({ hostname: "0.0.0.0", port, onAcceptError }, onConnection);
       } catch (e2) {
         return { kind: "failed", exitCode: 1, message: `cannot listen on TCP port ${port}: ${(e2 as Error).message}` };
       }

@@ -16,6 +16,15 @@ function memorySink(): LogSink & { lines: [Severity, string][]; closed: boolean 
 }
 
 describe("logger", () => {
+  test("control characters from the network cannot forge log lines: CR, LF and ESC are escaped", () => {
+    const sink = memorySink();
+    const log = createLogger({ level: 2, sinks: [sink] });
+    log.info(`user 'eve\nocserv[1]: user 'admin' authenticated\r\x1b[2J' from 10.0.0.1`);
+    expect(sink.lines).toEqual([["info", "user 'eve\\x0aocserv[1]: user 'admin' authenticated\\x0d\\x1b[2J' from 10.0.0.1"]]);
+    log.child("worker\n1").info("x\ty");
+    expect(sink.lines[1]).toEqual(["info", "worker\\x0a1: x\ty"]);
+  });
+
   test("at the default level 2, info, warnings and errors are written and debug is not", () => {
     const sink = memorySink();
     const log = createLogger({ level: 2, sinks: [sink] });

@@ -174,3 +174,27 @@ describe("TCP listener adapter", () => {
     expect((err as NetError).code).toBe("bad-argument");
   });
 });
+
+describe("a failing accept callback", () => {
+  test("destroys only that connection, reports the error, and the listener serves the next client", async () => {
+    const errors: unknown[] = [];
+    let calls = 0;
+    const listener = listenTcp({ hostname: "127.0.0.1", port: 0, onAcceptError: (e) => errors.push(e) }, (conn) => {
+      calls++;
+      if (calls === 1) throw new Error("boom");
+      return { data: (b) => conn.send(b), close() {} };
+    });
+    try {
+      const first = await connect(listener.port);
+      await first.closed;
+      expect(errors.map((e) => (e as Error).message)).toEqual(["boom"]);
+      const second = await connect(listener.port);
+      second.socket.write(Uint8Array.of(1, 2, 3));
+      await second.waitFor(3);
+      expect([...second.received()]).toEqual([1, 2, 3]);
+      second.socket.end();
+    } finally {
+      listener.stop(true);
+    }
+  });
+});
