@@ -6,3 +6,4 @@ export { openUdp, type UdpEndpoint, type UdpHandler, type UdpOptions } from "./u
 export { createBoundSocket, getSocketInt, PMTUDISC, SOCKOPT, type BoundSocket, type PmtuDisc, type SocketSpec } from "./sockets.ts";
 export { enterNetns, type NetnsHandle } from "./netns.ts";
 export { IcmpPinger } from "./icmp.ts";
+export { SocketOptions, SockoptError, SOCKOPT_NUMBERS, type SocketAddress, type SockoptErrorCode } from "./sockopt.ts";

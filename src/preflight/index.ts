@@ -197,6 +197,11 @@ function checkVhost(vhost: VhostConfig, loc: Locator, out: Collector, now: Date)
   for (const option of ["auth", "enable-auth"] as const) {
     for (const method of v[option]) checkAuthMethod(method, option, name, loc, out);
   }
+  // ocserv exits when the accounting method is not compiled in ("unknown or unsupported accounting
+  // method"); this build has neither RADIUS nor PAM, so accepting the line would silently drop accounting.
+  if (v.acct !== null) out.error(loc.lineOf(name, "acct"), "acct", `acct: unknown or unsupported accounting method: ${v.acct.type}`);
+  // ocserv reads kkdcp only when built with GSSAPI; without it the line is skipped with a warning.
+  if (v.kkdcp.length > 0) out.warn(loc.lineOf(name, "kkdcp"), "kkdcp", "kkdcp: MS-KKDCP needs GSSAPI, which this build lacks; the option is ignored");
 }
 
 /** Every per-user or per-group file in the directory must parse: a broken one rejects that user's sessions. */

@@ -3,6 +3,8 @@
 // The front owns a connection until a CONNECT with a valid cookie arrives; it then hands the connection
 // to the TunnelManager, which answers the CONNECT and runs the tunnel until the connection ends.
 
+import type { SessionSettings, VhostConfig } from "../config/types.ts";
+
 /** What a client's successful authentication produced; lives in the session store, keyed by SID. */
 export interface SessionRecord {
   /** 32 random bytes; its standard base64 is the `webvpn` cookie value. */
@@ -30,6 +32,8 @@ export interface TunnelTransport {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly localAddress: string;
+  /** The local TCP port; with the addresses it identifies the socket (src/net SocketOptions finds its fd). */
+  readonly localPort?: number;
   /** Ends the connection (close_notify, then TCP close). */
   close(): void;
   /** TLS 1.3 only: a server KeyUpdate that also asks the client to update (ocserv 1.5.1 rekey-method ssl). */
@@ -46,7 +50,21 @@ export interface ConnectRequest {
   readonly session: SessionRecord;
   readonly headers: ReadonlyMap<string, string>;
   readonly transport: TunnelTransport;
+  /**
+   * The session's effective settings (vhost, group file, user file) as the front loaded them for
+   * this CONNECT's checks; the tunnel side uses them instead of reading the files again. Absent:
+   * the tunnel side loads them itself.
+   */
+  readonly settings?: SessionSettings;
 }
+
+/** The outcome of loading a session's per-user/group configuration (src/config loadSessionSettings). */
+export type SessionSettingsResult =
+  | { readonly kind: "ok"; readonly settings: SessionSettings }
+  | { readonly kind: "rejected"; readonly reason: string };
+
+/** Loads the effective settings of a session: the vhost overlaid with its group file, then its user file. */
+export type SessionSettingsLoader = (vhost: VhostConfig, username: string, group: string | null) => Promise<SessionSettingsResult>;
 
 export type ConnectOutcome =
   /** `head` is the full HTTP response head ("HTTP/1.1 200 CONNECTED\r\n...\r\n\r\n"); after it is sent,

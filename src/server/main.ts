@@ -11,7 +11,7 @@ import type { Config, VhostConfig } from "../config/types.ts";
 import { applyReload, formatDiagnostic, loadSessionSettings } from "../config/index.ts";
 import { randomBytes } from "../crypto/index.ts";
 import { BanTracker, createAuthenticator, type Authenticator } from "../auth/index.ts";
-import { IcmpPinger, listenTcp, type TcpConnection, type TcpListener } from "../net/index.ts";
+import { IcmpPinger, SocketOptions, listenTcp, type TcpConnection, type TcpListener } from "../net/index.ts";
 import { SessionCache, TlsServerConnection } from "../tls/index.ts";
 import { RtNetlink, createLinuxTunFactory, createReadiness, loadLibc } from "../tun/index.ts";
 import type { RunServer, ServerContext } from "../process/run.ts";
@@ -19,6 +19,7 @@ import { createFront, type Front } from "./front/server.ts";
 import { MemorySessionStore, vhostSessionPolicy } from "./front/sessions.ts";
 import type { FrontSocket } from "./front/types.ts";
 import { TunnelManagerImpl, loadExposedIroutes, systemTimers } from "./tunnel/index.ts";
+import type { SocketTuner } from "./tunnel/manager.ts";
 import { VhostTlsError, loadVhostTls, type VhostTls } from "./vhost-tls.ts";
 import { DtlsService } from "./dtls-service.ts";
 
@@ -46,6 +47,9 @@ function banConfig(config: Config) {
 function buildAuthenticators(config: Config, log: ServerContext["log"]): Map<string | null, Authenticator> {
   const out = new Map<string | null, Authenticator>();
   for (const v of [config.defaultVhost, ...config.vhosts]) {
+    // ocserv refuses to start when the accounting method is not compiled in; this build has none.
+    const acct = v.options.acct;
+    if (acct !== null) throw new Error(`${v.name ?? "default"} vhost: unknown or unsupported accounting method: ${acct.type}`);
     out.set(
       v.name,
       createAuthenticator(v.options.auth, v.options["enable-auth"], {
@@ -109,6 +113,10 @@ export const runServer: RunServer = async (initial, ctx) => {
     }
   };
 
+  // net-priority / output-buffer: libc is loaded on first use, since most configurations set neither.
+  let socketOptions: SocketOptions | null = null;
+  const socketTuner: SocketTuner = { apply: (t, o) => (socketOptions ??= new SocketOptions()).apply(t, o) };
+
   const tunnels = new TunnelManagerImpl({
     config: () => config,
     settingsFor: (vhost, user, group) => loadSessionSettings(vhost, user, group),
@@ -121,6 +129,7 @@ export const runServer: RunServer = async (initial, ctx) => {
     probe,
     ...(dtls ? { dtls } : {}),
     log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+    socketTuner,
   });
 
   const front: Front = createFront({
@@ -163,6 +172,7 @@ export const runServer: RunServer = async (initial, ctx) => {
       remoteAddress: plainAddress(conn.remoteAddress),
       remotePort: conn.remotePort,
       localAddress: plainAddress(conn.localAddress),
+      localPort: conn.localPort,
     };
     const fc = front.handleConnection({ socket, tls });
     let timer: ReturnType<typeof setTimeout> | null = null;

@@ -21,7 +21,7 @@ import type { CertIdentity } from "../../auth/types.ts";
 import type { Authenticator, BanTracker, FrontSocket, FrontTls } from "./types.ts";
 import type { Clock } from "./sessions.ts";
 import type { Action, FrontSessions, UserProfile } from "./exchange.ts";
-import type { TunnelManager } from "../contract.ts";
+import type { SessionSettingsLoader, TunnelManager } from "../contract.ts";
 import { AuthExchange } from "./exchange.ts";
 import type { PendingAuths } from "./pending.ts";
 import { HttpRequestParser, MAX_BODY_BYTES, MAX_HEADER_BYTES } from "./http.ts";
@@ -49,6 +49,8 @@ export interface FrontEnvironment {
   readonly bans: BanTracker;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Per-user/group configuration, loaded at each CONNECT (src/config loadSessionSettings). */
+  readonly settingsFor: SessionSettingsLoader;
   /** The loaded `user-profile` of a vhost, or null. */
   userProfileFor?(vhost: VhostConfig): UserProfile | null;
   /** DER of the vhost's server certificate, whose SHA-1 goes into the webvpnc cookie. */
@@ -222,6 +224,7 @@ export class FrontConnection {
       pending: this.env.pending,
       clock: this.env.clock,
       pendingTtlMs: this.env.config().global["auth-timeout"] * 1000,
+      settingsFor: this.env.settingsFor,
     });
     this.state = { kind: "http", parser: new HttpRequestParser(), exchange, vhost };
   }
@@ -363,6 +366,7 @@ export class FrontConnection {
       remoteAddress: socket.remoteAddress,
       remotePort: socket.remotePort,
       localAddress: socket.localAddress,
+      localPort: socket.localPort,
       close(): void {
         conn.closeWith("close");
       },

@@ -51,6 +51,7 @@ export interface FrontSocket {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly localAddress: string;
+  readonly localPort?: number;
 }
 
 /**

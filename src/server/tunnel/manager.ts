@@ -3,19 +3,31 @@
 // connect(), in ocserv's order (protocol.md §1.5 steps 4-8, architecture.md §5 accept_user):
 //   1. session reuse: a live tunnel with the same cookie must belong to the same user; its leases are
 //      stolen and it is ended (cookie kept);
-//   2. per-user/group config, re-read at every CONNECT (injected loader), plus expose-iroutes;
+//   2. per-user/group config, re-read at every CONNECT (from the request when the front loaded it,
+//      else the injected loader), plus expose-iroutes;
 //   3. IP leases (no lease → 503 "Server configuration error");
 //   4. tun device: open "<device>%d", read its MTU, compute the MTU values (§5.1), configure the
 //      addresses, the IPv6 route, the data MTU and up (an IPv6 failure drops IPv6, as ocserv does);
-//   5. connect-script (non-zero exit refuses the session → 401), then route-add-cmd for each iroute;
+//   5. the restrict-user-to-routes/ports firewall (src/server/firewall; ocserv-fw's place, a failure
+//      refuses the session → 401), connect-script (non-zero exit refuses the session → 401), then
+//      route-add-cmd for each iroute;
 //   6. the response head, the Tunnel data path, tun reading, SessionStore.connected().
 // When a tunnel ends for any reason (BYE, DPD, timeouts, the TCP connection closing, a SIGKILLed
 // client whose socket errors or times out), release() runs exactly once: SessionStore.ended(),
-// disconnect-script, route-del-cmd, lease release, tun close. Nothing is left behind.
+// firewall removal, disconnect-script, route-del-cmd, lease release, tun close. Nothing is left behind.
 
-import type { Config, Route, RouteEntry, SessionSettings, VhostConfig } from "../../config/types.ts";
+import type { Config, NetPriority, Route, RouteEntry, SessionSettings, VhostConfig } from "../../config/types.ts";
 import type { TunDevice, TunFactory } from "../../tun/device.ts";
-import type { ConnectOutcome, ConnectRequest, DisconnectReason, SessionRecord, SessionStore, TunnelManager } from "../contract.ts";
+import type {
+  ConnectOutcome,
+  ConnectRequest,
+  DisconnectReason,
+  SessionRecord,
+  SessionSettingsResult,
+  SessionStore,
+  TunnelManager,
+  TunnelTransport,
+} from "../contract.ts";
 import { parseClientInfo } from "./client.ts";
 import {
   REASON_CONFIG_ERROR,
@@ -29,6 +41,7 @@ import { CSTP_HEADER_LEN } from "./cstp.ts";
 import { LeaseError, LeaseTable, type LeaseHolder } from "./leases.ts";
 import { computeMtu, isIpv6Peer, type MtuResult } from "./mtu.ts";
 import { createShellRunner, routeCommand, scriptEnv, type ScriptContext, type ScriptRunner } from "./scripts.ts";
+import { SessionFirewall, createNftRunner, firewallPolicy, type FirewallPolicy } from "../firewall/index.ts";
 import { Tunnel } from "./tunnel.ts";
 
 /** Kernel-side configuration of a tun device (src/tun RtNetlink satisfies it). */
@@ -44,10 +57,17 @@ export interface TunNetworking {
   ): { readonly ipv6Error: Error | null };
 }
 
+/**
+ * Socket options on the session's TCP connection (src/net SocketOptions satisfies it): `net-priority`
+ * (SO_PRIORITY or IP_TOS/IPV6_TCLASS) and `output-buffer` (SO_SNDBUF = link MTU × N), as ocserv's worker
+ * sets them on its connection fd at CONNECT. Throws when the socket cannot be found or an option is refused.
+ */
+export interface SocketTuner {
+  apply(transport: TunnelTransport, opts: { readonly priority: NetPriority | null; readonly sendBuffer: number }): void;
+}
+
 /** What the per-user loader returns; src/config's SessionResult (from loadSessionSettings) satisfies it. */
-export type SettingsResult =
-  | { readonly kind: "ok"; readonly settings: SessionSettings }
-  | { readonly kind: "rejected"; readonly reason: string };
+export type SettingsResult = SessionSettingsResult;
 
 export interface ManagerTimers {
   now(): number;
@@ -103,6 +123,13 @@ export interface TunnelManagerDeps {
   readonly dtls?: DtlsIntegration;
   readonly tunOwner?: { readonly uid?: number; readonly gid?: number };
   readonly log?: ManagerLog;
+  /**
+   * restrict-user-to-routes / restrict-user-to-ports (src/server/firewall): nft rules per tun device,
+   * installed before the connect-script and removed at release. Default: the real `nft` runner.
+   */
+  readonly firewall?: SessionFirewall;
+  /** Applies non-default net-priority / output-buffer; absent = never touched. */
+  readonly socketTuner?: SocketTuner;
 }
 
 /**
@@ -143,6 +170,8 @@ interface LiveTunnel {
   readonly script: Omit<ScriptContext, "reason" | "stats" | "leases">;
   readonly routeDelCmd: string | null;
   readonly disconnectScript: string | null;
+  /** Whether restriction rules were installed for this device (removed at release). */
+  readonly firewalled: boolean;
   /** The session's registration with the DTLS endpoint, if any. */
   udp: { detach(): void } | null;
   released: boolean;
@@ -174,11 +203,15 @@ export class TunnelManagerImpl implements TunnelManager {
   private readonly live = new Map<string, LiveTunnel>();
   private readonly leases: LeaseTable;
   private readonly scripts: ScriptRunner;
+  private readonly firewall: SessionFirewall;
   private nextId = 1;
   private readonly stopTimer: () => void;
+  /** A socket-option failure is logged once per manager: it would repeat identically for every session. */
+  private socketTunerWarned = false;
 
   constructor(private readonly deps: TunnelManagerDeps) {
     this.scripts = deps.scripts ?? createShellRunner();
+    this.firewall = deps.firewall ?? new SessionFirewall(createNftRunner());
     const probe = deps.probe;
     this.leases = new LeaseTable({
       random: (n) => deps.random(n),
@@ -252,7 +285,9 @@ export class TunnelManagerImpl implements TunnelManager {
     let settings: SessionSettings;
     let routes: readonly RouteEntry[];
     try {
-      const r = await this.deps.settingsFor(vhost, session.username, session.group);
+      // The front loads them for its CONNECT checks and passes them on, so the files are read once.
+      const r: SettingsResult =
+        req.settings !== undefined ? { kind: "ok", settings: req.settings } : await this.deps.settingsFor(vhost, session.username, session.group);
       if (r.kind === "rejected") throw new Error(r.reason);
       settings = r.settings;
       routes = await this.effectiveRoutes(vhost, session, settings);
@@ -367,15 +402,17 @@ export class TunnelManagerImpl implements TunnelManager {
     // rejects, a throwing DTLS header hook, a Tunnel constructor error): undo everything this CONNECT
     // acquired, so a failed CONNECT leaves no device, lease or iroute behind.
     let routesAdded = false;
+    let firewalled = false;
     const undo = (): void => {
       if (routesAdded && g["route-del-cmd"]) {
         for (const r of settings.iroute) this.fireAndForget(routeCommand(g["route-del-cmd"], r, device.name), {});
       }
+      if (firewalled) this.removeFirewall(device.name, session.safeId);
       device.close();
       this.leases.release(leases);
     };
     try {
-      return await this.openTunnel({ req, cfg, vhost, client, key, settings, routes, device, leases, mtu, id, hostname, scriptBase, dtlsPlan, onRoutesAdded: () => (routesAdded = true) });
+      return await this.openTunnel({ req, cfg, vhost, client, key, settings, routes, device, leases, mtu, id, hostname, scriptBase, dtlsPlan, onRoutesAdded: () => (routesAdded = true), onFirewalled: () => (firewalled = true) });
     } catch (e) {
       const half = this.live.get(key);
       if (half?.device === device) {
@@ -410,14 +447,24 @@ export class TunnelManagerImpl implements TunnelManager {
     readonly scriptBase: LiveTunnel["script"];
     readonly dtlsPlan: DtlsPlan | null;
     readonly onRoutesAdded: () => void;
+    readonly onFirewalled: () => void;
   }): Promise<ConnectOutcome> {
     const { req, cfg, vhost, client, key, settings, routes, device, leases, mtu, id, hostname, scriptBase, dtlsPlan } = a;
     const { session, transport } = req;
     const g = cfg.global;
-    // 5. connect-script, then the iroutes.
+    // 5. The firewall, then the connect-script, then the iroutes. ocserv chains its ocserv-fw script
+    //    before the connect-script, and a failure of either refuses the session.
+    const firewalled = await this.installFirewall(session.safeId, device.name, settings, routes);
+    if (firewalled === "failed") {
+      device.close();
+      this.leases.release(leases);
+      return fail(401, COOKIE_NOT_ACCEPTABLE);
+    }
+    if (firewalled) a.onFirewalled();
     if (g["connect-script"]) {
       const code = await this.scripts.run(g["connect-script"], scriptEnv({ ...scriptBase, reason: "connect", leases }));
       if (code !== 0) {
+        if (firewalled) this.removeFirewall(device.name, session.safeId);
         device.close();
         this.leases.release(leases);
         this.deps.log?.warn(`session ${session.safeId}: connect-script exited with ${code}; refusing ${session.username}`);
@@ -458,6 +505,8 @@ export class TunnelManagerImpl implements TunnelManager {
           : {}),
     });
 
+    this.tuneSocket(session.safeId, transport, settings["net-priority"], opts["output-buffer"] > 0 ? mtu.linkMtu * opts["output-buffer"] : 0);
+
     let live: LiveTunnel | null = null;
     const tunnel = new Tunnel({
       transport,
@@ -488,6 +537,7 @@ export class TunnelManagerImpl implements TunnelManager {
       script: scriptBase,
       routeDelCmd: g["route-del-cmd"],
       disconnectScript: g["disconnect-script"],
+      firewalled,
       udp: null,
       released: false,
     };
@@ -499,6 +549,52 @@ export class TunnelManagerImpl implements TunnelManager {
       this.fireAndForget(g["host-update-script"], scriptEnv({ ...scriptBase, reason: "host-update", leases }));
     }
     return { ok: true, head, tunnel };
+  }
+
+  /**
+   * net-priority and output-buffer on the TCP connection, only when set (defaults cost nothing). A
+   * failure never ends the session: the options are performance hints.
+   */
+  private tuneSocket(sessionId: string, transport: TunnelTransport, priority: NetPriority | null, sendBuffer: number): void {
+    const tuner = this.deps.socketTuner;
+    if (!tuner || (priority === null && sendBuffer <= 0)) return;
+    try {
+      tuner.apply(transport, { priority, sendBuffer });
+    } catch (e) {
+      if (this.socketTunerWarned) return;
+      this.socketTunerWarned = true;
+      this.deps.log?.warn(`session ${sessionId}: cannot apply net-priority/output-buffer to the TCP connection (further failures not logged): ${errorText(e)}`);
+    }
+  }
+
+  /**
+   * Installs the session's restrict-user-to-routes / restrict-user-to-ports rules on its tun device.
+   * Returns false when the session needs none, "failed" (logged) when they could not be installed.
+   */
+  private async installFirewall(sessionId: string, device: string, settings: SessionSettings, routes: readonly RouteEntry[]): Promise<boolean | "failed"> {
+    let policy: FirewallPolicy | null;
+    try {
+      policy = firewallPolicy({
+        restrictToRoutes: settings["restrict-user-to-routes"],
+        ports: settings["restrict-user-to-ports"],
+        routes,
+        noRoutes: settings["no-route"],
+        dns: settings.dns,
+      });
+      if (policy === null) return false;
+      await this.firewall.install(device, policy);
+      return true;
+    } catch (e) {
+      this.deps.log?.warn(`session ${sessionId}: cannot install the restrict-user-to-routes/ports firewall on ${device}; refusing the session: ${errorText(e)}`);
+      return "failed";
+    }
+  }
+
+  /** Queues the removal of a device's firewall rules; it runs before any later install on that name. */
+  private removeFirewall(device: string, sessionId: string): void {
+    this.firewall.remove(device).catch((e: unknown) => {
+      this.deps.log?.warn(`session ${sessionId}: removing the firewall rules of ${device} failed: ${errorText(e)}`);
+    });
   }
 
   /** Appends other users' iroutes (expose-iroutes) unless the session uses the default route. */
@@ -565,6 +661,8 @@ export class TunnelManagerImpl implements TunnelManager {
     } catch (e) {
       this.deps.log?.warn(`session store failed on end: ${errorText(e)}`);
     }
+    // ocserv-fw runs (and removes the rules) before the disconnect-script it chains to.
+    if (t.firewalled) this.removeFirewall(t.device.name, t.session.safeId);
     if (t.disconnectScript) {
       this.fireAndForget(
         t.disconnectScript,
