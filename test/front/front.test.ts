@@ -683,6 +683,8 @@ describe("failure containment", () => {
     };
     const c = h.open();
     const pending = c.conn.onData(new TextEncoder().encode(connectReq(`webvpn=${cookie}`)));
+    // The per-user configuration is loaded (asynchronously) before the tunnel side is asked.
+    for (let i = 0; i < 100 && h.tunnels.requests.length === 0; i++) await Promise.resolve();
     expect(h.tunnels.requests.length).toBe(1);
     const record = new Uint8Array(16384);
     let sent = 0;

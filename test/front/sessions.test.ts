@@ -188,6 +188,52 @@ describe("CONNECT admission", () => {
     expect(s.admit(c, "192.0.2.10").ok).toBe(true);
   });
 
+  test("a per-session policy passed to admit replaces the policy function's values", () => {
+    const { s, create } = store({ denyRoaming: false, maxSameClients: 5 });
+    const a = create("alice", "192.0.2.10");
+    const b = create("alice", "192.0.2.10");
+    expect(s.admit(a, "198.51.100.7", { sessionTimeout: 0, denyRoaming: true, maxSameClients: 0 })).toEqual({ ok: false, reason: "roaming-denied" });
+    s.connected(a);
+    expect(s.admit(b, "192.0.2.10", { sessionTimeout: 0, denyRoaming: false, maxSameClients: 1 })).toEqual({ ok: false, reason: "max-same-clients" });
+    expect(s.admit(b, "192.0.2.10").ok).toBe(true);
+  });
+
+  test("a reserved CONNECT holds a max-same-clients slot until it is released, and releasing twice frees it once", () => {
+    const { s, create } = store({ maxSameClients: 1 });
+    const a = create("alice");
+    const b = create("alice");
+    const c = create("alice");
+    const first = s.reserve(a, "192.0.2.10");
+    if (!first.ok) throw new Error("first CONNECT refused");
+    expect(s.reserve(b, "192.0.2.10")).toEqual({ ok: false, reason: "max-same-clients" });
+    expect(s.admit(b, "192.0.2.10")).toEqual({ ok: false, reason: "max-same-clients" });
+    first.release();
+    const second = s.reserve(b, "192.0.2.10");
+    expect(second.ok).toBe(true);
+    first.release(); // a stale second release must not free b's slot
+    expect(s.reserve(c, "192.0.2.10")).toEqual({ ok: false, reason: "max-same-clients" });
+  });
+
+  test("admit checks without taking a slot", () => {
+    const { s, create } = store({ maxSameClients: 1 });
+    const a = create("alice");
+    const b = create("alice");
+    expect(s.admit(a, "192.0.2.10").ok).toBe(true);
+    expect(s.reserve(b, "192.0.2.10").ok).toBe(true);
+  });
+
+  test("a session does not expire while a CONNECT on it is being set up", () => {
+    const { clock, s, create } = store();
+    const sid = create();
+    const r = s.reserve(sid, "192.0.2.10");
+    if (!r.ok) throw new Error("refused");
+    clock.advance(300_000 + AUTH_SLACK_MS);
+    expect(s.purgeExpired()).toBe(0);
+    s.connected(sid);
+    r.release();
+    expect(s.lookup(sid)).not.toBeNull();
+  });
+
   test("an unknown cookie is refused", () => {
     const { s } = store();
     expect(s.admit(SID, "192.0.2.10")).toEqual({ ok: false, reason: "unknown-cookie" });

@@ -9,13 +9,21 @@
 //
 // A request becomes an Action; the connection driver performs it (writes, alert, close, tunnel).
 
-import type { ConnectOutcome, SessionRecord, TunnelHandle, TunnelManager, TunnelTransport } from "../contract.ts";
-import type { GlobalOptions, VhostConfig } from "../../config/types.ts";
+import type {
+  ConnectOutcome,
+  SessionRecord,
+  SessionSettingsLoader,
+  TunnelHandle,
+  TunnelManager,
+  TunnelTransport,
+} from "../contract.ts";
+import type { GlobalOptions, SessionSettings, VhostConfig } from "../../config/types.ts";
 import type { Logger } from "../../log/types.ts";
 import type { HttpRequest } from "./http.ts";
 import type { AuthState as BackendState, AuthStep, CertIdentity } from "../../auth/types.ts";
 import type { Authenticator, BanTracker } from "./types.ts";
-import type { AdmitResult, Clock, NewSession } from "./sessions.ts";
+import type { AdmitResult, Clock, ConnectPolicy, NewSession, ReserveResult } from "./sessions.ts";
+import { connectPolicyOf } from "./sessions.ts";
 import type { PendingAuths } from "./pending.ts";
 import type { GroupOption, HttpMinor } from "./responses.ts";
 import { classifyClient, type ClientAgent } from "./agent.ts";
@@ -46,7 +54,14 @@ export interface FrontSessions {
   newSid(): Uint8Array;
   create(sid: Uint8Array, fields: NewSession): SessionRecord;
   lookup(sid: Uint8Array): SessionRecord | null;
-  admit(sid: Uint8Array, remoteIp: string): AdmitResult;
+  /** The CONNECT checks, without taking a max-same-clients slot. */
+  admit(sid: Uint8Array, remoteIp: string, policy?: ConnectPolicy): AdmitResult;
+  /**
+   * admit() that also holds a max-same-clients slot until the result's release(), so concurrent
+   * CONNECTs cannot both pass the limit (MemorySessionStore has it). Optional so that a session table
+   * reached over IPC without it still works, with admit()'s unreserved check.
+   */
+  reserve?(sid: Uint8Array, remoteIp: string, policy?: ConnectPolicy): ReserveResult;
 }
 
 /** A loaded `user-profile` file. */
@@ -80,6 +95,8 @@ export interface ExchangeContext {
   readonly clock: Clock;
   /** How long a pending authentication may wait (auth-timeout). */
   readonly pendingTtlMs: number;
+  /** The per-user/group configuration loader (src/config loadSessionSettings), called at each CONNECT. */
+  readonly settingsFor: SessionSettingsLoader;
 }
 
 export type Action =
@@ -599,13 +616,12 @@ export class AuthExchange {
     }
     const sid = parseCookieHeader(req.headers).webvpn;
     if (sid === null) return reject("malformed cookie");
-    const admitted = this.ctx.sessions.admit(sid, this.ctx.remoteIp);
-    if (!admitted.ok) return reject(admitted.reason);
-    const session = admitted.session;
+    const found = this.ctx.sessions.lookup(sid);
+    if (found === null) return reject("unknown-cookie");
     // A cookie is good only on the vhost that issued it (SNI picks the vhost): otherwise a cookie from
     // a vhost with certificate auth could be presented on a password-only vhost, skipping the
     // certificate re-check below, and the tunnel would run with the other vhost's settings.
-    if (session.vhost !== this.ctx.vhost.name) return reject(`session ${session.safeId} belongs to another vhost`);
+    if (found.vhost !== this.ctx.vhost.name) return reject(`session ${found.safeId} belongs to another vhost`);
     // protocol.md §1.5 step 2: with certificate auth and without cisco-client-compat, the CONNECT's
     // own TLS session must carry a verified certificate for the same user. As in ocserv, "certificate
     // auth" is the method selected for this connection: one that presents no certificate falls to
@@ -614,16 +630,48 @@ export class AuthExchange {
     if (o.auth.some((m) => m.type === "certificate") && !o["cisco-client-compat"]) {
       const cert = this.ctx.certificate;
       const methodWithoutCertificate = o["enable-auth"].some((m) => m.type !== "certificate");
-      if (cert === null ? !methodWithoutCertificate : cert.user !== session.username) {
-        return reject(`no matching client certificate for session ${session.safeId}`);
+      if (cert === null ? !methodWithoutCertificate : cert.user !== found.username) {
+        return reject(`no matching client certificate for session ${found.safeId}`);
       }
     }
+    // protocol.md §1.5 step 5: the user/group configuration is loaded at session open, and its
+    // deny-roaming, max-same-clients and session-timeout decide the checks below; a file that fails
+    // to load rejects the cookie (ocserv 1.5.1). Loaded once here and handed to the tunnel side.
+    let settings: SessionSettings;
+    try {
+      const r = await this.ctx.settingsFor(this.ctx.vhost, found.username, found.group);
+      if (r.kind === "rejected") {
+        this.ctx.logger.warn(`per-user configuration of session ${found.safeId} rejected: ${r.reason}`);
+        return reject("per-user configuration rejected");
+      }
+      settings = r.settings;
+    } catch (e) {
+      this.ctx.logger.warn(`per-user configuration of session ${found.safeId} failed: ${e instanceof Error ? e.message : String(e)}`);
+      return reject("per-user configuration failed");
+    }
+    // Re-checked after the await: the session may have ended or been invalidated meanwhile. The
+    // reservation holds a max-same-clients slot until the tunnel side answers.
+    const policy = connectPolicyOf(settings);
+    const sessions = this.ctx.sessions;
+    const admitted: ReserveResult = sessions.reserve
+      ? sessions.reserve(sid, this.ctx.remoteIp, policy)
+      : withoutReservation(sessions.admit(sid, this.ctx.remoteIp, policy));
+    if (!admitted.ok) return reject(admitted.reason);
+    try {
+      return await this.openTunnel(req, url, admitted.session, settings);
+    } finally {
+      admitted.release();
+    }
+  }
+
+  /** The part of CONNECT after the cookie checks passed: the URL, then the tunnel side. */
+  private async openTunnel(req: HttpRequest, url: string, session: SessionRecord, settings: SessionSettings): Promise<Action> {
     // After cookie success the camouflage check counts as passed (ocserv: auth_state >= S_AUTH_COOKIE).
     this.camouflagePassed = true;
     if (!CONNECT_URLS.has(url)) return notFound(req.minorVersion);
     let outcome: ConnectOutcome;
     try {
-      outcome = await this.ctx.tunnels.connect({ session, headers: req.headers, transport: this.ctx.transport });
+      outcome = await this.ctx.tunnels.connect({ session, headers: req.headers, transport: this.ctx.transport, settings });
     } catch (e) {
       this.ctx.logger.error(`tunnel setup failed for session ${session.safeId}: ${e instanceof Error ? e.message : String(e)}`);
       return { kind: "respond", bytes: connectFailedResponse(503, "Internal error", false), then: "deny" };
@@ -641,6 +689,10 @@ export class AuthExchange {
 export function secretMatches(candidate: string, secret: string): boolean {
   const enc = new TextEncoder();
   return constantTimeEqual(enc.encode(candidate), enc.encode(secret));
+}
+
+function withoutReservation(r: AdmitResult): ReserveResult {
+  return r.ok ? { ok: true, session: r.session, release: () => {} } : r;
 }
 
 function notFound(minor: HttpMinor): Action {

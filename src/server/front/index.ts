@@ -7,12 +7,15 @@ export { FrontConnection, type ConnectionDeps, type FrontEnvironment } from "./c
 export {
   MemorySessionStore,
   vhostSessionPolicy,
+  connectPolicyOf,
   AUTH_SLACK_MS,
   DEFAULT_MAX_SESSIONS,
   type AdmitFailure,
   type AdmitResult,
   type Clock,
+  type ConnectPolicy,
   type NewSession,
+  type ReserveResult,
   type SessionPolicy,
   type SessionStoreOptions,
 } from "./sessions.ts";

@@ -11,7 +11,7 @@
 //             after each onData/onTimer.
 // The same MemorySessionStore is the SessionStore the TunnelManager gets (contract.ts).
 
-import type { TunnelManager } from "../contract.ts";
+import type { SessionSettingsLoader, TunnelManager } from "../contract.ts";
 import type { Config, VhostConfig } from "../../config/types.ts";
 import type { Logger } from "../../log/types.ts";
 import type { CertIdentity } from "../../auth/types.ts";
@@ -22,6 +22,7 @@ import { FrontConnection, type ConnectionDeps, type FrontEnvironment } from "./c
 import { certificateIdentity } from "./certs.ts";
 import { PendingAuths } from "./pending.ts";
 import { sha1 } from "@noble/hashes/legacy.js";
+import { loadSessionSettings } from "../../config/index.ts";
 
 export interface FrontDeps {
   readonly config: Config;
@@ -31,6 +32,9 @@ export interface FrontDeps {
   readonly bans: BanTracker;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Per-user/group configuration for the CONNECT checks; default: src/config loadSessionSettings,
+   *  the loader the tunnel manager uses (the front hands what it loaded to the manager). */
+  readonly settingsFor?: SessionSettingsLoader;
   /** The loaded `user-profile` of a vhost (see makeUserProfile), or null; absent = none. */
   userProfileFor?(vhost: VhostConfig): UserProfile | null;
   /** DER of the vhost's (first) server certificate, for the webvpnc cookie's `sh:`. */
@@ -62,6 +66,7 @@ export function createFront(deps: FrontDeps): Front {
     bans: deps.bans,
     logger: deps.logger,
     clock: deps.clock,
+    settingsFor: deps.settingsFor ?? loadSessionSettings,
   };
   if (deps.userProfileFor) env.userProfileFor = (v) => deps.userProfileFor?.(v) ?? null;
   if (deps.serverCertificateFor) env.serverCertificateFor = (v) => deps.serverCertificateFor?.(v) ?? null;

@@ -10,13 +10,22 @@
 //       - anything else (BYE 0x91 or no reason, DPD/idle timeout, transport error): it stays
 //         cookie-timeout + 15 s;
 //   * session-timeout counts from the original authentication and survives reconnects (#599).
+// CONNECT checks (protocol.md §1.5 steps 5–6) use the session's effective settings: session-timeout,
+// deny-roaming and max-same-clients may come from its per-user/group files, which the caller loads
+// for each CONNECT (ocserv sec-mod loads them at session open). cookie-timeout and
+// persistent-cookies are vhost-only: ocserv's per-user file parser (sup-config/file.c) does not
+// accept them, so they always come from the policy function.
+// max-same-clients counts sessions with a live tunnel *or* a CONNECT reserved and still being set
+// up: reserve() checks and takes the slot synchronously, so two CONNECTs racing through the
+// asynchronous tunnel setup cannot both pass the limit; the caller releases it once the CONNECT has
+// its outcome. admit() is the same check without taking a slot.
 // Lookup hashes the presented SID (SHA-1, which also gives the loggable safe_id), finds the entry by
 // that hash, then compares the full SIDs with constantTimeEqual, so no timing depends on how many
 // leading bytes of a guess match a real SID. The table is bounded; expired entries are purged
 // lazily and when the table is full.
 
 import type { DisconnectReason, SessionRecord, SessionStore } from "../contract.ts";
-import type { Config } from "../../config/types.ts";
+import type { Config, SessionSettings } from "../../config/types.ts";
 import { constantTimeEqual } from "../../wire/writer.ts";
 import { SessionError } from "./errors.ts";
 import { SID_LENGTH, safeIdOf } from "./cookies.ts";
@@ -30,7 +39,10 @@ export interface Clock {
   now(): number;
 }
 
-/** The cookie-related settings that apply to one session (vhost values, overridden per user/group). */
+/**
+ * The session settings of one session as the policy function gives them (the vhost's). The three
+ * CONNECT values may be overridden per user/group (ConnectPolicy); the cookie values may not.
+ */
 export interface SessionPolicy {
   /** Seconds (cookie-timeout). */
   readonly cookieTimeout: number;
@@ -40,6 +52,18 @@ export interface SessionPolicy {
   readonly denyRoaming: boolean;
   /** 0 = unlimited (max-same-clients). */
   readonly maxSameClients: number;
+}
+
+/** The CONNECT-time values that per-user and per-group files may override (config-options.md §4). */
+export type ConnectPolicy = Pick<SessionPolicy, "sessionTimeout" | "denyRoaming" | "maxSameClients">;
+
+/** The CONNECT checks' values from a session's effective settings (vhost, group file, user file). */
+export function connectPolicyOf(settings: SessionSettings): ConnectPolicy {
+  return {
+    sessionTimeout: settings["session-timeout"],
+    denyRoaming: settings["deny-roaming"],
+    maxSameClients: settings["max-same-clients"],
+  };
 }
 
 export interface SessionStoreOptions {
@@ -59,6 +83,13 @@ export type AdmitResult =
   | { readonly ok: true; readonly session: SessionRecord }
   | { readonly ok: false; readonly reason: AdmitFailure };
 
+export type ReserveResult =
+  /** `release` gives back the max-same-clients slot the reservation holds; call it when the
+   *  CONNECT has its outcome (after a success, connected() has already counted the tunnel).
+   *  Calling it again does nothing. */
+  | { readonly ok: true; readonly session: SessionRecord; readonly release: () => void }
+  | { readonly ok: false; readonly reason: AdmitFailure };
+
 export interface NewSession {
   readonly username: string;
   readonly group: string | null;
@@ -69,9 +100,11 @@ export interface NewSession {
 
 interface Entry {
   readonly record: SessionRecord;
-  /** Expiry in ms; ignored while `openTunnels > 0`. */
+  /** Expiry in ms; ignored while `openTunnels > 0` or `admitting > 0`. */
   expiresAt: number;
   openTunnels: number;
+  /** CONNECTs reserved on this session whose tunnel setup has not finished. */
+  admitting: number;
 }
 
 export class MemorySessionStore implements SessionStore {
@@ -112,7 +145,7 @@ export class MemorySessionStore implements SessionStore {
       authIp: fields.authIp,
       userAgent: fields.userAgent,
     });
-    const entry: Entry = { record, expiresAt: 0, openTunnels: 0 };
+    const entry: Entry = { record, expiresAt: 0, openTunnels: 0, admitting: 0 };
     entry.expiresAt = now + this.lifetimeMs(entry);
     this.entries.set(safeId, entry);
     return record;
@@ -125,26 +158,52 @@ export class MemorySessionStore implements SessionStore {
   /**
    * The checks of a CONNECT (protocol.md §1.5 steps 5–6): the session exists and is live, it has not
    * passed session-timeout, deny-roaming allows this peer, and max-same-clients is respected, counting
-   * live tunnels of the same username other than this session's own (a reused cookie replaces its
-   * old tunnel rather than adding one).
+   * the other sessions of the same username that have a live tunnel or a reserved CONNECT (a reused
+   * cookie replaces its old tunnel rather than adding one). `policy` is the session's effective
+   * policy for this CONNECT (connectPolicyOf its loaded settings); absent, the policy function's.
+   * Takes no slot: a CONNECT that goes on to set up a tunnel uses reserve().
    */
-  admit(sid: Uint8Array, remoteIp: string): AdmitResult {
+  admit(sid: Uint8Array, remoteIp: string, policy?: ConnectPolicy): AdmitResult {
+    const r = this.check(sid, remoteIp, policy);
+    return r.ok ? { ok: true, session: r.entry.record } : r;
+  }
+
+  /** admit(), and on success the session holds a max-same-clients slot until `release()`. */
+  reserve(sid: Uint8Array, remoteIp: string, policy?: ConnectPolicy): ReserveResult {
+    const r = this.check(sid, remoteIp, policy);
+    if (!r.ok) return r;
+    const entry = r.entry;
+    entry.admitting++;
+    let held = true;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      entry.admitting--;
+    };
+    return { ok: true, session: entry.record, release };
+  }
+
+  private check(
+    sid: Uint8Array,
+    remoteIp: string,
+    policy: ConnectPolicy | undefined,
+  ): { readonly ok: true; readonly entry: Entry } | { readonly ok: false; readonly reason: AdmitFailure } {
     const entry = this.find(sid);
     if (entry === null) return { ok: false, reason: "unknown-cookie" };
-    const policy = this.opts.policy(entry.record);
-    if (policy.sessionTimeout > 0 && this.opts.clock.now() >= entry.record.authTime + policy.sessionTimeout * 1000) {
+    const p = policy ?? this.opts.policy(entry.record);
+    if (p.sessionTimeout > 0 && this.opts.clock.now() >= entry.record.authTime + p.sessionTimeout * 1000) {
       this.entries.delete(entry.record.safeId);
       return { ok: false, reason: "session-timeout" };
     }
-    if (policy.denyRoaming && remoteIp !== entry.record.authIp) return { ok: false, reason: "roaming-denied" };
-    if (policy.maxSameClients > 0) {
+    if (p.denyRoaming && remoteIp !== entry.record.authIp) return { ok: false, reason: "roaming-denied" };
+    if (p.maxSameClients > 0) {
       let others = 0;
       for (const e of this.entries.values()) {
-        if (e !== entry && e.openTunnels > 0 && e.record.username === entry.record.username) others++;
+        if (e !== entry && (e.openTunnels > 0 || e.admitting > 0) && e.record.username === entry.record.username) others++;
       }
-      if (others >= policy.maxSameClients) return { ok: false, reason: "max-same-clients" };
+      if (others >= p.maxSameClients) return { ok: false, reason: "max-same-clients" };
     }
-    return { ok: true, session: entry.record };
+    return { ok: true, entry };
   }
 
   connected(sid: Uint8Array): void {
@@ -204,7 +263,7 @@ export class MemorySessionStore implements SessionStore {
     const now = this.opts.clock.now();
     let n = 0;
     for (const [key, e] of this.entries) {
-      if (e.openTunnels === 0 && now >= e.expiresAt) {
+      if (e.openTunnels === 0 && e.admitting === 0 && now >= e.expiresAt) {
         this.entries.delete(key);
         n++;
       }
@@ -226,7 +285,7 @@ export class MemorySessionStore implements SessionStore {
   private find(sid: Uint8Array): Entry | null {
     const entry = this.findIncludingOpen(sid);
     if (entry === null) return null;
-    if (entry.openTunnels === 0 && this.opts.clock.now() >= entry.expiresAt) {
+    if (entry.openTunnels === 0 && entry.admitting === 0 && this.opts.clock.now() >= entry.expiresAt) {
       this.entries.delete(entry.record.safeId);
       return null;
     }
@@ -234,7 +293,10 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
-/** The vhost's cookie settings for a session (per-user/group overrides are the caller's to layer on). */
+/**
+ * The vhost's session settings for a session. cookie-timeout and persistent-cookies are used as is;
+ * the CONNECT checks' values are the defaults that the per-session policy of admit() and reserve() replaces.
+ */
 export function vhostSessionPolicy(config: () => Config): (session: SessionRecord) => SessionPolicy {
   return (session) => {
     const cfg = config();
