@@ -25,6 +25,7 @@ import type {
   SessionRecord,
   SessionSettingsResult,
   SessionStore,
+  TunnelHandle,
   TunnelManager,
   TunnelTransport,
 } from "../contract.ts";
@@ -42,7 +43,7 @@ import { LeaseError, LeaseTable, type LeaseHolder } from "./leases.ts";
 import { computeMtu, isIpv6Peer, type MtuResult } from "./mtu.ts";
 import { createShellRunner, routeCommand, scriptEnv, type ScriptContext, type ScriptRunner } from "./scripts.ts";
 import { SessionFirewall, createNftRunner, firewallPolicy, type FirewallPolicy } from "../firewall/index.ts";
-import { Tunnel } from "./tunnel.ts";
+import { Tunnel, type TunnelOptions } from "./tunnel.ts";
 
 /** Kernel-side configuration of a tun device (src/tun RtNetlink satisfies it). */
 export interface TunNetworking {
@@ -128,6 +129,8 @@ export interface TunnelManagerDeps {
    * installed before the connect-script and removed at release. Default: the real `nft` runner.
    */
   readonly firewall?: SessionFirewall;
+  /** Privilege separation: tunnels' data paths run in workers (no DTLS, no tun reading here). */
+  readonly remoteDataPath?: RemoteDataPath;
   /** Applies non-default net-priority / output-buffer; absent = never touched. */
   readonly socketTuner?: SocketTuner;
 }
@@ -158,12 +161,36 @@ const RX_SLACK = 256;
 
 const COOKIE_NOT_ACCEPTABLE = "Cookie is not acceptable";
 
+/** The per-tunnel values of the data path (Tunnel options), as a worker needs them to run it. */
+export type DataPathParams = Omit<TunnelOptions, "transport" | "tun" | "tunReader" | "timers" | "onEnd"> & {
+  /** Size of each pooled tun read buffer, CSTP header room included. */
+  readonly readBufferSize: number;
+};
+
+/** What the manager does with a running tunnel: local (Tunnel) or in a privsep worker. */
+export type RunningTunnel = TunnelHandle & Pick<Tunnel, "end" | "periodicCheck" | "stats">;
+
+/**
+ * Privilege separation (docs/privsep.md §6.4): this process keeps steps 1–5 and release(); the data
+ * path runs in the worker that holds the TLS connection, on the tun fd it is handed. `onEnd` is called
+ * once when the worker reports the end (or is lost).
+ */
+export interface RemoteDataPath {
+  start(a: {
+    readonly id: number;
+    readonly transport: TunnelTransport;
+    readonly device: TunDevice;
+    readonly params: DataPathParams;
+    readonly onEnd: (reason: DisconnectReason) => void;
+  }): RunningTunnel;
+}
+
 /** A running tunnel and what its release needs. */
 interface LiveTunnel {
   readonly id: number;
   readonly key: string;
   readonly session: SessionRecord;
-  readonly tunnel: Tunnel;
+  readonly tunnel: RunningTunnel;
   readonly device: TunDevice;
   leases: LeaseHolder;
   readonly iroutes: readonly Route[];
@@ -264,6 +291,14 @@ export class TunnelManagerImpl implements TunnelManager {
 
   get leaseTable(): LeaseTable {
     return this.leases;
+  }
+
+  /**
+   * Resolves once every queued firewall install/removal has run. Shutdown awaits it after close(), so
+   * the nft removals of the ended sessions are not cut off by the process exiting.
+   */
+  firewallIdle(): Promise<void> {
+    return this.firewall.idle();
   }
 
   async connect(req: ConnectRequest): Promise<ConnectOutcome> {
@@ -508,11 +543,10 @@ export class TunnelManagerImpl implements TunnelManager {
     this.tuneSocket(session.safeId, transport, settings["net-priority"], opts["output-buffer"] > 0 ? mtu.linkMtu * opts["output-buffer"] : 0);
 
     let live: LiveTunnel | null = null;
-    const tunnel = new Tunnel({
-      transport,
-      tun: device,
-      tunReader: device,
-      timers: this.deps.timers,
+    const onEnd = (reason: DisconnectReason): void => {
+      if (live) this.release(live, reason);
+    };
+    const params: DataPathParams = {
       dpd,
       idleTimeout: client.mobile ? opts["mobile-idle-timeout"] : opts["idle-timeout"],
       sessionTimeout: settings["session-timeout"],
@@ -522,10 +556,12 @@ export class TunnelManagerImpl implements TunnelManager {
       maxPayload: Math.min(0xffff, Math.max(mtu.linkMtu, mtu.dataMtu, 1500) + RX_SLACK),
       switchToTcpTimeout: opts["switch-to-tcp-timeout"],
       tlsRekeyTime: opts["rekey-time"] > 0 && opts["rekey-method"] === "ssl" && transport.tls.version === "TLS1.3" ? opts["rekey-time"] : 0,
-      onEnd: (reason) => {
-        if (live) this.release(live, reason);
-      },
-    });
+      readBufferSize: CSTP_HEADER_LEN + Math.max(mtu.linkMtu, mtu.dataMtu, 1500),
+    };
+    // Privilege separation: the worker holding the connection runs the data path on the tun fd.
+    const remote = this.deps.remoteDataPath;
+    const local = remote ? null : new Tunnel({ transport, tun: device, tunReader: device, timers: this.deps.timers, ...params, onEnd });
+    const tunnel: RunningTunnel = local ?? remote!.start({ id, transport, device, params, onEnd });
     live = {
       id,
       key,
@@ -542,8 +578,10 @@ export class TunnelManagerImpl implements TunnelManager {
       released: false,
     };
     this.live.set(key, live);
-    if (dtlsPlan) live.udp = dtlsPlan.attach(tunnel, mtu.dataMtu);
-    this.startReading(device, tunnel, mtu);
+    if (local) {
+      if (dtlsPlan) live.udp = dtlsPlan.attach(local, mtu.dataMtu);
+      this.startReading(device, local, mtu);
+    }
     this.deps.sessions.connected(session.sid);
     if (client.hostname !== null && g["host-update-script"]) {
       this.fireAndForget(g["host-update-script"], scriptEnv({ ...scriptBase, reason: "host-update", leases }));
