@@ -223,8 +223,9 @@ function vhostUserOptions(c: Collector, v: Values, ownFrom: number): VhostUserOp
     "rx-data-per-sec": v.get("rx-data-per-sec"),
     "tx-data-per-sec": v.get("tx-data-per-sec"),
     "net-priority": v.get("net-priority"),
-    // restrict-user-to-ports implies the firewall script (sample.config).
-    "restrict-user-to-routes": v.get<boolean>("restrict-user-to-routes") || ports !== null,
+    // restrict-user-to-ports brings in the firewall on its own (src/server/firewall) but, as in ocserv,
+    // does not turn on restrict-user-to-routes (no OCSERV_RESTRICT_TO_ROUTES for the scripts).
+    "restrict-user-to-routes": v.get<boolean>("restrict-user-to-routes"),
     "restrict-user-to-ports": ports,
     "client-bypass-protocol": v.get("client-bypass-protocol"),
     "no-udp": v.get("no-udp"),

@@ -244,7 +244,6 @@ export function sessionSettings(vhost: VhostOptions, group: UserFileOptions | nu
   out.route = normaliseRoutes(out.route as VhostUserOptions["route"]);
   // mobile-dpd = 0 means "same as dpd", also when a file sets it.
   if (out["mobile-dpd"] === 0) out["mobile-dpd"] = out.dpd;
-  if (out["restrict-user-to-ports"] !== null) out["restrict-user-to-routes"] = true;
   return deepFreeze(out as unknown as SessionSettings);
 }
 

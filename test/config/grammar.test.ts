@@ -292,9 +292,9 @@ describe("defaults and derived values", () => {
     expect(o["ipv6-network"]).toEqual({ address: "fd00:1::", prefix: 48 });
   });
 
-  test("restrict-user-to-ports implies restrict-user-to-routes", () => {
+  test("restrict-user-to-ports does not turn on restrict-user-to-routes (ocserv sets no OCSERV_RESTRICT_TO_ROUTES for it)", () => {
     const o = ok(`${BASE}\nrestrict-user-to-ports = "!(tcp(22), icmp())"`).defaultVhost.options;
-    expect(o["restrict-user-to-routes"]).toBe(true);
+    expect(o["restrict-user-to-routes"]).toBe(false);
     expect(o["restrict-user-to-ports"]).toEqual({ negate: true, rules: [{ protocol: "tcp", port: 22 }, { protocol: "icmp", port: null }] });
   });
 

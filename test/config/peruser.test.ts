@@ -184,7 +184,9 @@ describe("merging vhost, group and user settings", () => {
     expect(s["no-route"].map((r) => r.text)).toEqual(["10.20.5.0/255.255.255.0"]);
     // mobile-dpd = 0 in the user file means "same as dpd" (the user's 60).
     expect(s["mobile-dpd"]).toBe(60);
-    expect(s["restrict-user-to-routes"]).toBe(true);
+    // The user file sets restrict-user-to-ports only: the port firewall applies, route restriction does not.
+    expect(s["restrict-user-to-ports"]).not.toBeNull();
+    expect(s["restrict-user-to-routes"]).toBe(false);
   });
 
   test("with append-routes, file routes are appended to the vhost routes", () => {
