@@ -136,6 +136,12 @@ export class ByteBudget {
   }
 }
 
+/** What a client's BYE means for its cookie (protocol.md §3): 0xb0 user disconnect, 0x91 or no reason a reconnect. */
+export function byeReason(payload: Uint8Array): DisconnectReason {
+  if (payload.length === 0 || payload[0] === BYE_RECONNECT) return "user-reconnect";
+  return payload[0] === BYE_USER_DISCONNECT ? "user-disconnect" : "error";
+}
+
 /**
  * ocserv is_data(): ICMP (1), IGMP (2) and ICMPv6 (58) do not count as activity for idle-timeout.
  * IPv4 protocol is at byte 9, IPv6 next-header at byte 6; extension headers are not walked.
@@ -257,16 +263,9 @@ export class Tunnel implements TunnelHandle, CstpSink {
       case CstpType.DPD_RESP:
       case CstpType.KEEPALIVE:
         return; // liveness was refreshed in receiveRecord
-      case CstpType.DISCONNECT: {
-        const reason: DisconnectReason =
-          payload.length === 0 || payload[0] === BYE_RECONNECT
-            ? "user-reconnect"
-            : payload[0] === BYE_USER_DISCONNECT
-              ? "user-disconnect"
-              : "error";
-        this.finish(reason, false);
+      case CstpType.DISCONNECT:
+        this.finish(byeReason(payload), false);
         return;
-      }
       case CstpType.COMPRESSED:
         // No algorithm was negotiated (protocol.md §6: "the connection is dropped").
         this.finish("error", false);
@@ -392,16 +391,9 @@ export class Tunnel implements TunnelHandle, CstpSink {
       case CstpType.DATA:
         this.dataFromClient(payload, now);
         return;
-      case CstpType.DISCONNECT: {
-        const reason: DisconnectReason =
-          payload.length === 0 || payload[0] === BYE_RECONNECT
-            ? "user-reconnect"
-            : payload[0] === BYE_USER_DISCONNECT
-              ? "user-disconnect"
-              : "error";
-        this.finish(reason, false);
+      case CstpType.DISCONNECT:
+        this.finish(byeReason(payload), false);
         return;
-      }
       case CstpType.COMPRESSED:
         this.finish("error", false);
         return;
