@@ -62,10 +62,27 @@ export function toPem(label: string, der: Uint8Array): string {
 /** Input that is PEM text (string or bytes starting with "-----BEGIN") or raw DER bytes. */
 export type PemOrDer = string | Uint8Array;
 
+/** True when `b` is exactly one DER SEQUENCE: tag 0x30 and a definite length covering the whole input. */
+function isWholeDerSequence(b: Uint8Array): boolean {
+  if (b.length < 2 || b[0] !== 0x30) return false;
+  const first = b[1]!;
+  if (first < 0x80) return 2 + first === b.length;
+  const n = first & 0x7f;
+  if (n === 0 || n > 4 || b.length < 2 + n) return false;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + b[2 + i]!;
+  return 2 + n + len === b.length;
+}
+
+/**
+ * PEM or DER? DER is recognised by its structure; anything else is PEM if a `-----BEGIN ` line appears
+ * anywhere. GnuTLS certtool writes several KiB of human-readable text before the PEM block of a key
+ * (e.g. an RSA-3072 key's "Public Key Info" dump), so looking only at the start of the file is not enough.
+ */
 export function isPemText(input: PemOrDer): boolean {
   if (typeof input === "string") return true;
-  const head = new TextDecoder("latin1").decode(input.subarray(0, Math.min(input.length, 4096)));
-  return head.includes("-----BEGIN ");
+  if (isWholeDerSequence(input)) return false;
+  return new TextDecoder("latin1").decode(input).includes("-----BEGIN ");
 }
 
 export function pemText(input: PemOrDer): string {

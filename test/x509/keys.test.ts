@@ -1,7 +1,8 @@
 import { test, expect, describe, beforeAll, afterAll } from "bun:test";
 import { loadPrivateKey, parsePublicKey, parsePem, X509Error, generateKey, createCertificate, verifyChain } from "../../src/x509/index.ts";
 import type { PrivateKey, SignatureScheme } from "../../src/crypto/index.ts";
-import { TempDir, openssl } from "./helpers.ts";
+import { TempDir, certtool, openssl } from "./helpers.ts";
+import { readFileSync } from "node:fs";
 
 let tmp: TempDir;
 const msg = new TextEncoder().encode("client hello transcript hash stand-in");
@@ -157,4 +158,22 @@ describe("generated keys", () => {
       expect(key.publicKey.verify(again.schemes[0]!, msg, sig)).toBe(true);
     });
   }
+});
+
+describe("keys written by GnuTLS certtool", () => {
+  test("an RSA-3072 key with several KiB of text before its PEM block loads, as ocserv users' keys do", () => {
+    const path = `${tmp.dir}/certtool-rsa3072.pem`;
+    certtool(["--generate-privkey", "--bits", "3072", "--outfile", path]);
+    const bytes = new Uint8Array(readFileSync(path));
+    // The regression: the PEM block starts past the first 4 KiB.
+    expect(new TextDecoder().decode(bytes).indexOf("-----BEGIN ")).toBeGreaterThan(4096);
+    const key = loadPrivateKey(bytes);
+    expect(key.type).toBe("rsa");
+    expect(key.publicKey.bits).toBe(3072);
+  });
+
+  test("DER input is still recognised by its structure", () => {
+    const der = new Uint8Array(readFileSync(`${tmp.dir}/p256-pkcs8.der`));
+    expect(loadPrivateKey(der).type).toBe("ecdsa-p256");
+  });
 });
