@@ -15,6 +15,8 @@
 // The table is bounded: when full, entries that would reset anyway are dropped first, then the oldest
 // entry that is not banned, so flooding from many addresses cannot flush out active bans cheaply.
 
+import { formatIpv4, ipv4OfMapped, parseIp } from "../wire/ip.ts";
+
 export interface BanConfig {
   /** max-ban-score; 0 disables banning. */
   readonly maxBanScore: number;
@@ -214,63 +216,13 @@ export class BanTracker {
  */
 export function banKey(ip: string): string | null {
   const zone = ip.indexOf("%");
-  const addr = zone >= 0 ? ip.slice(0, zone) : ip;
-  if (parseIPv4(addr) !== null) return addr;
-  const v6 = parseIPv6(addr);
-  if (v6 === null) return null;
-  const mapped = v6.slice(0, 5).every((x) => x === 0) && v6[5] === 0xffff;
-  if (mapped) return `${v6[6]! >> 8}.${v6[6]! & 0xff}.${v6[7]! >> 8}.${v6[7]! & 0xff}`;
-  return `${v6.slice(0, 4).map((x) => x.toString(16)).join(":")}::/64`;
-}
-
-function parseIPv4(s: string): number[] | null {
-  const parts = s.split(".");
-  if (parts.length !== 4) return null;
-  const out: number[] = [];
-  for (const p of parts) {
-    if (!/^[0-9]{1,3}$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    out.push(n);
-  }
-  return out;
-}
-
-/** RFC 4291 §2.2 text forms, including "::" and a trailing dotted IPv4. Returns eight 16-bit groups. */
-function parseIPv6(s: string): number[] | null {
-  if (s.length === 0 || s.length > 45) return null;
-  let groupsText = s;
-  const tail: number[] = [];
-  const lastColon = s.lastIndexOf(":");
-  if (lastColon >= 0 && s.slice(lastColon + 1).includes(".")) {
-    const v4 = parseIPv4(s.slice(lastColon + 1));
-    if (v4 === null) return null;
-    tail.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-    groupsText = s.slice(0, lastColon + 1) + "0"; // placeholder group, dropped below
-  }
-  const halves = groupsText.split("::");
-  if (halves.length > 2) return null;
-  const parseGroups = (t: string): number[] | null => {
-    if (t === "") return [];
-    const out: number[] = [];
-    for (const g of t.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  let head = parseGroups(halves[0]!);
-  let rest = halves.length === 2 ? parseGroups(halves[1]!) : [];
-  if (head === null || rest === null) return null;
-  if (tail.length > 0) {
-    // Drop the placeholder that stood in for the dotted quad.
-    if (halves.length === 2) rest = rest.slice(0, -1);
-    else head = head.slice(0, -1);
-  }
-  const explicit = head.length + rest.length + tail.length;
-  if (halves.length === 2) {
-    if (explicit > 7) return null;
-    return [...head, ...new Array<number>(8 - explicit).fill(0), ...rest, ...tail];
-  }
-  return explicit === 8 ? [...head, ...tail] : null;
+  const addr = parseIp(zone >= 0 ? ip.slice(0, zone) : ip);
+  if (addr === null) return null;
+  if (addr.family === 4) return formatIpv4(addr.bytes);
+  const v4 = ipv4OfMapped(addr.bytes);
+  if (v4 !== null) return formatIpv4(v4);
+  const b = addr.bytes;
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
+  return `${groups.join(":")}::/64`;
 }

@@ -19,4 +19,4 @@ export { allOptions, userFileOptions, lookupOption, renderOptionTable, suggestOp
 export type { OptionSpec, OptionStatus, ValueType } from "./options.ts";
 export { DEFAULT_TLS_PRIORITIES } from "./build.ts";
 export type { ParseOptions } from "./build.ts";
-export { parseIpAddress, parseRoute, netmaskToPrefix, prefixToNetmask, parseIpv4Bytes, parseIpv6Bytes, formatIpv4, formatIpv6 } from "./addr.ts";
+export { parseIpAddress, parseRoute, netmaskToPrefix, prefixToNetmask } from "./addr.ts";

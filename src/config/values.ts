@@ -2,7 +2,8 @@
 // value or a message (without the option name; the caller prefixes it). Where ocserv silently accepts
 // garbage (READ_TF: anything but true/yes is false; strtol: garbage is 0) we reject it instead.
 
-import { fail, ok, parseIpAddress, parseIpv4Bytes, parseIpv6Bytes, formatIpv4, formatIpv6, netmaskToPrefix, parseRoute, parsePrefix, prefixToNetmask } from "./addr.ts";
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from "../wire/ip.ts";
+import { fail, ok, parseIpAddress, netmaskToPrefix, parseRoute, parsePrefix, prefixToNetmask } from "./addr.ts";
 import type { Parsed } from "./addr.ts";
 import type {
   AcctMethod,
@@ -69,12 +70,12 @@ export function parseIpAddr(v: string): Parsed<IpAddress> {
 }
 
 export function parseIpv4Addr(v: string): Parsed<string> {
-  const b = parseIpv4Bytes(v);
+  const b = parseIpv4(v);
   return b === null ? fail(`'${v}' is not an IPv4 address`) : ok(formatIpv4(b));
 }
 
 export function parseIpv6Addr(v: string): Parsed<string> {
-  const b = parseIpv6Bytes(v);
+  const b = parseIpv6(v);
   return b === null ? fail(`'${v}' is not an IPv6 address`) : ok(formatIpv6(b));
 }
 
@@ -119,7 +120,7 @@ export interface RawIpv4Network {
 }
 export function parseIpv4Network(v: string): Parsed<RawIpv4Network> {
   const slash = v.indexOf("/");
-  const a = parseIpv4Bytes(slash < 0 ? v : v.slice(0, slash));
+  const a = parseIpv4(slash < 0 ? v : v.slice(0, slash));
   if (a === null) return fail(`'${v}' is not an IPv4 network (expected a.b.c.d or a.b.c.d/prefix)`);
   if (slash < 0) return ok({ address: formatIpv4(a), prefix: null });
   const m = v.slice(slash + 1);
@@ -139,7 +140,7 @@ export interface RawIpv6Network {
 }
 export function parseIpv6Network(v: string): Parsed<RawIpv6Network> {
   const slash = v.indexOf("/");
-  const a = parseIpv6Bytes(slash < 0 ? v : v.slice(0, slash));
+  const a = parseIpv6(slash < 0 ? v : v.slice(0, slash));
   if (a === null) return fail(`'${v}' is not an IPv6 network (expected addr/prefix)`);
   if (slash < 0) return ok({ address: formatIpv6(a), prefix: null });
   const prefix = parsePrefix(v.slice(slash + 1), 128);
@@ -221,7 +222,7 @@ export function parseKkdcp(v: string): Parsed<KkdcpEntry> {
   let host = m[2]!;
   if (host.startsWith("[")) {
     host = host.slice(1, -1);
-    if (parseIpv6Bytes(host) === null) return fail(`'${v}': '${host}' is not an IPv6 address`);
+    if (parseIpv6(host) === null) return fail(`'${v}': '${host}' is not an IPv6 address`);
   }
   return ok({ path, realm, protocol: m[1] as "udp" | "tcp", host, port: port.value });
 }

@@ -8,7 +8,7 @@
 
 import { ptr } from "bun:ffi";
 import { EAGAIN, EINTR, TunError } from "../tun/errors.ts";
-import { parseIp } from "../tun/ipaddr.ts";
+import { parseIp } from "../wire/ip.ts";
 import type { Libc } from "../tun/libc.ts";
 import type { Readiness, Watch } from "../tun/readiness.ts";
 

@@ -6,7 +6,7 @@
 // which takes ownership of it.
 
 import { TunError } from "../tun/errors.ts";
-import { parseIp } from "../tun/ipaddr.ts";
+import { parseIp } from "../wire/ip.ts";
 import { loadLibc, type Libc } from "../tun/libc.ts";
 
 const AF_INET = 2;

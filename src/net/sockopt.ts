@@ -13,7 +13,7 @@
 import { dlopen, read as ffiRead, type Pointer } from "bun:ffi";
 import { readdirSync } from "node:fs";
 import type { NetPriority } from "../config/types.ts";
-import { parseIp } from "../tun/ipaddr.ts";
+import { parseIp } from "../wire/ip.ts";
 import type { SocketTuner } from "../server/tunnel/manager.ts";
 import type { TunnelTransport } from "../server/contract.ts";
 

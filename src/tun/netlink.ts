@@ -16,7 +16,7 @@
 import { Reader } from "../wire/reader.ts";
 import { Writer } from "../wire/writer.ts";
 import { TunError } from "./errors.ts";
-import { parseIp, type IpAddress } from "./ipaddr.ts";
+import { parseIp, type IpAddress } from "../wire/ip.ts";
 import { loadLibc, type Libc } from "./libc.ts";
 
 const AF_UNSPEC = 0;

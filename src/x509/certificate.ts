@@ -1,6 +1,7 @@
 // X.509 v1/v3 certificates (RFC 5280 §4.1) and the extensions this server acts on (§4.2).
 
 import { hash, type PublicKey } from "../crypto/index.ts";
+import { formatIpBytes } from "../wire/ip.ts";
 import { toHex } from "../wire/writer.ts";
 import { DerReader, TAG, ctx, decodeString, readTime } from "./asn1.ts";
 import { parseSignatureAlgorithm, type SignatureAlgorithm } from "./algorithms.ts";
@@ -82,29 +83,10 @@ export function serialHex(v: Uint8Array): string {
 }
 
 function formatIp(b: Uint8Array): string {
-  if (b.length === 4) return Array.from(b).join(".");
-  if (b.length !== 16) throw new X509Error("bad-certificate", `iPAddress of ${b.length} bytes`);
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
-  // RFC 5952 §4.2: compress the longest run (length >= 2) of zero groups, the first on ties.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+  // RFC 5280 §4.2.1.6: an iPAddress is 4 octets (IPv4) or 16 (IPv6), in network byte order.
+  const text = formatIpBytes(b);
+  if (text === null) throw new X509Error("bad-certificate", `iPAddress of ${b.length} bytes`);
+  return text;
 }
 
 function parseSan(value: Uint8Array): SubjectAltName {

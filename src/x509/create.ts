@@ -3,6 +3,7 @@
 // certtool writes for ocserv's examples: v3, SKI/AKI, critical basicConstraints and keyUsage.
 
 import { hash, randomBytes, type PrivateKey, type PublicKey } from "../crypto/index.ts";
+import { parseIp } from "../wire/ip.ts";
 import { fromHex } from "../wire/writer.ts";
 import { DerReader } from "./asn1.ts";
 import { KEY_USAGE_BITS, parseCertificate, type Certificate, type KeyUsageName } from "./certificate.ts";
@@ -61,30 +62,11 @@ function extension(extOid: string, critical: boolean, value: Uint8Array): Uint8A
   return critical ? seq(oid(extOid), boolean(true), octetString(value)) : seq(oid(extOid), octetString(value));
 }
 
-/** Parses a textual IPv4 or IPv6 address into 4 or 16 bytes. */
+/** Parses a textual IPv4 or IPv6 address (src/wire/ip.ts syntax) into the 4 or 16 bytes of an iPAddress. */
 export function parseIpAddress(s: string): Uint8Array {
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (v4) {
-    const b = v4.slice(1).map(Number);
-    if (b.some((x) => x > 255)) throw new X509Error("bad-input", `bad IPv4 address "${s}"`);
-    return new Uint8Array(b);
-  }
-  if (!/^[0-9a-fA-F:]+$/.test(s) || s.split("::").length > 2) throw new X509Error("bad-input", `bad IP address "${s}"`);
-  const [head, tail] = s.includes("::") ? s.split("::") : [s, undefined];
-  const parse = (part: string | undefined) => (part ? part.split(":") : []);
-  const h = parse(head);
-  const t = parse(tail);
-  const missing = 8 - h.length - t.length;
-  if ((tail === undefined && missing !== 0) || (tail !== undefined && missing < 1)) throw new X509Error("bad-input", `bad IPv6 address "${s}"`);
-  const groups = [...h, ...Array<string>(tail === undefined ? 0 : missing).fill("0"), ...t];
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    if (g.length < 1 || g.length > 4) throw new X509Error("bad-input", `bad IPv6 address "${s}"`);
-    const v = parseInt(g, 16);
-    out[2 * i] = v >> 8;
-    out[2 * i + 1] = v & 0xff;
-  });
-  return out;
+  const ip = parseIp(s);
+  if (ip === null) throw new X509Error("bad-input", `bad IP address "${s}"`);
+  return ip.bytes;
 }
 
 function randomSerial(): Uint8Array {

@@ -1,22 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { formatDiagnostic, parseConfig } from "../../src/config/index.ts";
 import { lexIni, sanitizeValue, decodeConfigBytes } from "../../src/config/ini.ts";
+import { BASE, parseClean } from "./helpers.ts";
 
-const BASE = [
-  'auth = "plain[passwd=/etc/ocserv/ocpasswd]"',
-  "tcp-port = 443",
-  "socket-file = /run/ocserv.socket",
-  "device = vpns",
-  "server-cert = /etc/ocserv/server-cert.pem",
-  "server-key = /etc/ocserv/server-key.pem",
-  "ipv4-network = 192.168.1.0/24",
-].join("\n");
-
-function ok(text: string) {
-  const r = parseConfig(text, "g.conf");
-  expect(r.errors.map(formatDiagnostic)).toEqual([]);
-  return r.config!;
-}
+const ok = (text: string) => parseClean(text, "g.conf");
 
 describe("inih grammar", () => {
   test("':' works as a separator like '='", () => {

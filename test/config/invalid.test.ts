@@ -1,16 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { formatDiagnostic, parseConfig } from "../../src/config/index.ts";
+import { BASE } from "./helpers.ts";
 
-// A minimal valid configuration: 7 lines, so an appended line is line 8.
-const BASE = [
-  'auth = "plain[passwd=/etc/ocserv/ocpasswd]"',
-  "tcp-port = 443",
-  "socket-file = /run/ocserv.socket",
-  "device = vpns",
-  "server-cert = /etc/ocserv/server-cert.pem",
-  "server-key = /etc/ocserv/server-key.pem",
-  "ipv4-network = 192.168.1.0/24",
-].join("\n");
 
 function errorsOf(text: string): string[] {
   return parseConfig(text, "t.conf").errors.map(formatDiagnostic);

@@ -10,35 +10,25 @@ import {
   loadGroupConfig,
   loadSessionSettings,
   loadUserConfig,
-  parseConfig,
   parseUserConfig,
   sessionSettings,
 } from "../../src/config/index.ts";
 import type { Config, Route, RouteEntry } from "../../src/config/index.ts";
+import { BASE as MINIMAL_BASE, parseClean } from "./helpers.ts";
 
 const FIX = join(import.meta.dir, "../fixtures/config");
 const USERS = join(FIX, "per-user");
 const GROUPS = join(FIX, "per-group");
 
 const BASE = [
-  'auth = "plain[passwd=/etc/ocserv/ocpasswd]"',
-  "tcp-port = 443",
-  "socket-file = /run/ocserv.socket",
-  "device = vpns",
-  "server-cert = /etc/ocserv/server-cert.pem",
-  "server-key = /etc/ocserv/server-key.pem",
-  "ipv4-network = 192.168.1.0/24",
+  MINIMAL_BASE,
   "route = 10.1.0.0/16",
   "no-route = 10.1.1.0/24",
   "dns = 192.168.1.1",
   "dpd = 90",
 ].join("\n");
 
-function config(extra = ""): Config {
-  const r = parseConfig(`${BASE}\n${extra}`, "u.conf");
-  expect(r.errors.map(formatDiagnostic)).toEqual([]);
-  return r.config!;
-}
+const config = (extra = ""): Config => parseClean(`${BASE}\n${extra}`, "u.conf");
 
 const texts = (rs: readonly RouteEntry[]) => rs.map((r) => (r === "default" ? r : r.text));
 

@@ -2,24 +2,11 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { applyReload, formatDiagnostic, loadConfig, nonReloadableChanges, parseConfig } from "../../src/config/index.ts";
+import { applyReload, formatDiagnostic, loadConfig, nonReloadableChanges } from "../../src/config/index.ts";
 import type { Config } from "../../src/config/index.ts";
+import { BASE, parseClean } from "./helpers.ts";
 
-const BASE = [
-  'auth = "plain[passwd=/etc/ocserv/ocpasswd]"',
-  "tcp-port = 443",
-  "socket-file = /run/ocserv.socket",
-  "device = vpns",
-  "server-cert = /etc/ocserv/server-cert.pem",
-  "server-key = /etc/ocserv/server-key.pem",
-  "ipv4-network = 192.168.1.0/24",
-].join("\n");
-
-function cfg(extra: string): Config {
-  const r = parseConfig(`${BASE}\n${extra}`, "r.conf");
-  expect(r.errors.map(formatDiagnostic)).toEqual([]);
-  return r.config!;
-}
+const cfg = (extra: string): Config => parseClean(`${BASE}\n${extra}`, "r.conf");
 
 test("reports the non-reloadable options that changed, globally and per vhost", () => {
   const old = cfg("max-clients = 10\n[vhost:a.example]\nca-cert = /a.pem");

@@ -6,6 +6,7 @@ import { randomBytes } from "../../src/crypto/index.ts";
 import { Channel, type Outbox } from "../../src/dtls/channel.ts";
 import type { DtlsMode, HandshakeContext } from "../../src/dtls/handshake.ts";
 import { newCursor } from "../../src/dtls/record.ts";
+import { concatBytes } from "../../src/wire/writer.ts";
 
 export interface UdpServer {
   port: number;
@@ -72,7 +73,7 @@ export async function runClient(cmd: string[], server: UdpServer, input: Uint8Ar
   const reader = (async () => {
     for await (const c of proc.stdout as ReadableStream<Uint8Array>) {
       chunks.push(c);
-      if (until(concat(chunks))) break;
+      if (until(concatBytes(...chunks))) break;
     }
   })();
   while (!server.channel.established && Date.now() < deadline) await Bun.sleep(20);
@@ -86,19 +87,7 @@ export async function runClient(cmd: string[], server: UdpServer, input: Uint8Ar
   const stderr = await new Response(proc.stderr as ReadableStream<Uint8Array>).text();
   await proc.exited;
   void done;
-  return { stdout: concat(chunks), stderr };
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return { stdout: concatBytes(...chunks), stderr };
 }
 
 export function includes(hay: Uint8Array, needle: Uint8Array): boolean {

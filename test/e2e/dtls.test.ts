@@ -4,19 +4,18 @@
 // port changing mid-session (NAT rebinding).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Lab, baseConfig, canRunE2E, labNet, run, sh, waitFor, type Server } from "./harness.ts";
+import { type Lab, canRunE2E, run, sh, waitFor, type Server } from "./harness.ts";
+import { iperfMbps, openLab, withServer as serveDuring, type Certs } from "./helpers.ts";
 
 const suite = canRunE2E && Bun.which("nft") !== null ? describe : describe.skip;
 
 suite("openconnect over DTLS", () => {
   let lab: Lab;
-  let certs: Awaited<ReturnType<Lab["makeCerts"]>>;
+  let certs: Certs;
   let net: number;
 
   beforeAll(async () => {
-    lab = await Lab.create();
-    certs = await lab.makeCerts();
-    net = labNet(lab);
+    ({ lab, certs, net } = await openLab());
     lab.write("passwd", await lab.passwdLine("test", "secret"));
     // Count UDP bytes reaching the server's port inside the server namespace.
     const r = await sh(`ip netns exec ${lab.srvNs} nft -f - <<'EOF'
@@ -38,29 +37,9 @@ EOF`);
     return m ? Number(m[1]) : 0;
   }
 
-  async function withServer<T>(extra: string, body: (server: Server) => Promise<T>): Promise<T> {
-    const server = await lab.startServer(baseConfig(lab, certs, extra));
-    try {
-      return await body(server);
-    } catch (e) {
-      console.error(server.log());
-      throw e;
-    } finally {
-      await server.stop();
-    }
-  }
+  const withServer = <T>(extra: string, body: (server: Server) => Promise<T>): Promise<T> => serveDuring(lab, certs, extra, body);
 
-  async function iperf(reverse: boolean): Promise<number> {
-    const srv = Bun.spawn(["ip", "netns", "exec", lab.srvNs, "iperf3", "-s", "-1", "-B", `10.${net}.0.1`], { stdout: "ignore", stderr: "ignore" });
-    await Bun.sleep(400);
-    const r = await run(["ip", "netns", "exec", lab.cliNs, "iperf3", "-J", "-t", "2", ...(reverse ? ["-R"] : []), "-c", `10.${net}.0.1`], { timeoutMs: 20_000 });
-    await srv.exited;
-    try {
-      return (JSON.parse(r.stdout).end.sum_received.bits_per_second as number) / 1e6;
-    } catch {
-      return 0;
-    }
-  }
+  const iperf = (reverse: boolean): Promise<number> => iperfMbps(lab, `10.${net}.0.1`, reverse);
 
   const modes: [string, string[], RegExp][] = [
     ["PSK-NEGOTIATE (openconnect's default)", [], /\(DTLS1\.2\)-\(PSK\)-\(AES-(128|256)-GCM\)/],

@@ -3,22 +3,21 @@
 // routing would send is stopped by the server, and the rules are gone once the client is.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Lab, baseConfig, type Server, canRunE2E, labNet, run, sh, waitFor } from "./harness.ts";
+import { type Lab, type Server, canRunE2E, run, sh, waitFor } from "./harness.ts";
+import { openLab, withServer as serveDuring, type Certs } from "./helpers.ts";
 
 const nft = ["/usr/sbin/nft", "/sbin/nft"].find((p) => Bun.file(p).size > 0) ?? null;
 const suite = canRunE2E && nft !== null ? describe : describe.skip;
 
 suite("openconnect with restrict-user-to-routes / restrict-user-to-ports", () => {
   let lab: Lab;
-  let certs: Awaited<ReturnType<Lab["makeCerts"]>>;
+  let certs: Certs;
   let net: number;
   /** An address on the server namespace's lo, outside every route the server pushes. */
   let outside: string;
 
   beforeAll(async () => {
-    lab = await Lab.create();
-    certs = await lab.makeCerts();
-    net = labNet(lab);
+    ({ lab, certs, net } = await openLab());
     outside = `10.${net}.99.1`;
     lab.write("passwd", await lab.passwdLine("test", "secret"));
     const r = await sh(`ip -n ${lab.srvNs} addr add ${outside}/32 dev lo`);
@@ -29,17 +28,7 @@ suite("openconnect with restrict-user-to-routes / restrict-user-to-ports", () =>
     await lab?.close();
   });
 
-  async function withServer<T>(extra: string, body: (server: Server) => Promise<T>): Promise<T> {
-    const server = await lab.startServer(baseConfig(lab, certs, extra));
-    try {
-      return await body(server);
-    } catch (e) {
-      console.error(server.log());
-      throw e;
-    } finally {
-      await server.stop();
-    }
-  }
+  const withServer = <T>(extra: string, body: (server: Server) => Promise<T>): Promise<T> => serveDuring(lab, certs, extra, body);
 
   async function serverRuleset(): Promise<string> {
     return (await run(["ip", "netns", "exec", lab.srvNs, nft!, "list", "ruleset"])).stdout;

@@ -4,19 +4,18 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { BINARY, Lab, baseConfig, type Server, canRunE2E, labNet, run, sh, waitFor } from "./harness.ts";
+import { BINARY, type Lab, baseConfig, type Server, canRunE2E, run, sh, waitFor } from "./harness.ts";
+import { iperfMbps, openLab, withServer as serveDuring, type Certs } from "./helpers.ts";
 
 const suite = canRunE2E ? describe : describe.skip;
 
 suite("openconnect over TLS", () => {
   let lab: Lab;
-  let certs: Awaited<ReturnType<Lab["makeCerts"]>>;
+  let certs: Certs;
   let net: number;
 
   beforeAll(async () => {
-    lab = await Lab.create();
-    certs = await lab.makeCerts();
-    net = labNet(lab);
+    ({ lab, certs, net } = await openLab());
     lab.write("passwd", (await lab.passwdLine("test", "secret", "users,admins")) + (await lab.passwdLine("other", "pw2")));
   }, 60_000);
 
@@ -24,17 +23,7 @@ suite("openconnect over TLS", () => {
     await lab?.close();
   });
 
-  async function withServer<T>(extra: string, body: (server: Server) => Promise<T>, auth?: string[]): Promise<T> {
-    const server = await lab.startServer(baseConfig(lab, certs, extra, auth));
-    try {
-      return await body(server);
-    } catch (e) {
-      console.error(server.log());
-      throw e;
-    } finally {
-      await server.stop();
-    }
-  }
+  const withServer = <T>(extra: string, body: (server: Server) => Promise<T>, auth?: string[]): Promise<T> => serveDuring(lab, certs, extra, body, auth);
 
   test("a password login brings the tunnel up, and ping and iperf3 pass both ways", async () => {
     await withServer("", async () => {
@@ -51,17 +40,8 @@ suite("openconnect over TLS", () => {
       expect(await lab.ping(lab.cliNs, `10.${net}.0.1`, 3)).toBe(true);
       expect(await lab.ping(lab.srvNs, clientAddr!, 3)).toBe(true);
       // a few seconds of bulk traffic in each direction
-      const iperfSrv = Bun.spawn(["ip", "netns", "exec", lab.srvNs, "iperf3", "-s", "-1", "-B", `10.${net}.0.1`], { stdout: "ignore", stderr: "ignore" });
-      await Bun.sleep(400);
-      const up = await run(["ip", "netns", "exec", lab.cliNs, "iperf3", "-J", "-t", "2", "-c", `10.${net}.0.1`], { timeoutMs: 20_000 });
-      await iperfSrv.exited;
-      const iperfSrv2 = Bun.spawn(["ip", "netns", "exec", lab.srvNs, "iperf3", "-s", "-1", "-B", `10.${net}.0.1`], { stdout: "ignore", stderr: "ignore" });
-      await Bun.sleep(400);
-      const down = await run(["ip", "netns", "exec", lab.cliNs, "iperf3", "-J", "-R", "-t", "2", "-c", `10.${net}.0.1`], { timeoutMs: 20_000 });
-      await iperfSrv2.exited;
-      const mbps = (r: { stdout: string }) => (JSON.parse(r.stdout).end.sum_received.bits_per_second as number) / 1e6;
-      expect(mbps(up)).toBeGreaterThan(1);
-      expect(mbps(down)).toBeGreaterThan(1);
+      expect(await iperfMbps(lab, `10.${net}.0.1`, false)).toBeGreaterThan(1);
+      expect(await iperfMbps(lab, `10.${net}.0.1`, true)).toBeGreaterThan(1);
       await c.stop();
     });
   }, 90_000);

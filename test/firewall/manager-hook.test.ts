@@ -3,16 +3,11 @@ import type { GlobalOptions, SessionSettings, VhostOptions } from "../../src/con
 import type { ConnectOutcome, SessionRecord, TunnelHandle } from "../../src/server/contract.ts";
 import { FirewallError, SessionFirewall, createNftRunner, type NftRunner } from "../../src/server/firewall/index.ts";
 import { TunnelManagerImpl, type SettingsResult } from "../../src/server/tunnel/manager.ts";
-import { MemoryTunFactory } from "../../src/tun/memory.ts";
 import {
-  FakeNet,
-  FakeScripts,
-  FakeSessions,
-  FakeTimers,
   FakeTransport,
   configOf,
-  counterRandom,
   globalOptions,
+  managerFakes,
   route,
   sessionRecord,
   settingsOf,
@@ -42,17 +37,13 @@ function harness(o: { settings?: Partial<SessionSettings>; global?: Partial<Glob
   const cfg = configOf(vhost, globalOptions(o.global));
   const nft = new FakeNft();
   const firewall = new SessionFirewall(o.nft ?? nft);
-  const tuns = new MemoryTunFactory();
-  const scripts = new FakeScripts();
+  const { tuns, scripts, ...fakes } = managerFakes();
   const warnings: string[] = [];
   const manager = new TunnelManagerImpl({
+    ...fakes,
     config: () => cfg,
     settingsFor: async (): Promise<SettingsResult> => ({ kind: "ok", settings: settingsOf(vhost, o.settings ?? {}) }),
-    sessions: new FakeSessions(),
     tuns,
-    net: new FakeNet(),
-    timers: new FakeTimers(),
-    random: counterRandom(),
     scripts,
     firewall,
     log: { info: () => undefined, warn: (m) => warnings.push(m) },

@@ -11,7 +11,6 @@ import type { ConnectOutcome, ConnectRequest, SessionStore, TunnelManager } from
 import { AUTH_SLACK_MS } from "../../src/server/front/sessions.ts";
 import { decodeSid } from "../../src/server/front/cookies.ts";
 import { TunnelManagerImpl } from "../../src/server/tunnel/manager.ts";
-import { MemoryTunFactory } from "../../src/tun/memory.ts";
 import {
   FakeSocket,
   RecordingTunnel,
@@ -24,14 +23,10 @@ import {
   type Harness,
 } from "./helpers.ts";
 import {
-  FakeNet,
-  FakeScripts,
-  FakeSessions,
-  FakeTimers,
   FakeTransport,
   configOf,
-  counterRandom,
   globalOptions,
+  managerFakes,
   sessionRecord,
   settingsOf,
   vhostOptions,
@@ -323,17 +318,12 @@ describe("handing the loaded settings to the tunnel manager", () => {
     const vhost = vhostOptions({ dpd: 90 });
     let loads = 0;
     const manager = new TunnelManagerImpl({
+      ...managerFakes(),
       config: () => configOf(vhost, globalOptions()),
       settingsFor: async () => {
         loads++;
         return { kind: "ok", settings: settingsOf(vhost) };
       },
-      sessions: new FakeSessions(),
-      tuns: new MemoryTunFactory(),
-      net: new FakeNet(),
-      timers: new FakeTimers(),
-      random: counterRandom(),
-      scripts: new FakeScripts(),
     });
     const headers = new Map([["User-Agent", "Open AnyConnect VPN Agent v9.12"]]);
     const withSettings = await manager.connect({
@@ -377,17 +367,13 @@ describe("with the real tunnel manager behind the front", () => {
     });
     store = h.sessions;
     manager = new TunnelManagerImpl({
+      ...managerFakes(),
       config: () => h.config,
       settingsFor: (vhost, user, group) => {
         managerLoads++;
         return loadSessionSettings(vhost, user, group);
       },
       sessions: lateSessions,
-      tuns: new MemoryTunFactory(),
-      net: new FakeNet(),
-      timers: new FakeTimers(),
-      random: counterRandom(),
-      scripts: new FakeScripts(),
     });
     const a1 = await login(h, "alice");
     const a2 = await login(h, "alice");

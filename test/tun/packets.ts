@@ -1,6 +1,6 @@
 // Minimal IPv4/UDP/ICMP packet builders and parsers for the tun tests (RFC 791, RFC 768, RFC 792).
 
-import { parseIp } from "../../src/tun/ipaddr.ts";
+import { parseIp } from "../../src/wire/ip.ts";
 
 function v4(s: string): Uint8Array {
   const a = parseIp(s);

@@ -1,11 +1,13 @@
 // Test doubles and config fixtures for the tunnel tests: full typed configs with ocserv's defaults,
-// a recording transport, a fake clock/timer set, a recording netlink and script runner.
+// a recording transport, a fake clock/timer set, a recording netlink and script runner, and the set of
+// them a TunnelManager is built from (also used by the firewall and front tests).
 
 import type { Config, GlobalOptions, Route, SessionSettings, VhostConfig, VhostOptions } from "../../src/config/types.ts";
 import type { SessionRecord, SessionStore, DisconnectReason, TunnelTransport } from "../../src/server/contract.ts";
 import type { ManagerTimers, TunNetworking } from "../../src/server/tunnel/manager.ts";
 import type { ScriptRunner } from "../../src/server/tunnel/scripts.ts";
 import { formatIPv4, ipv4Mask, parseIPv4 } from "../../src/server/tunnel/ip.ts";
+import { MemoryTunFactory } from "../../src/tun/memory.ts";
 
 export function route(cidr: string): Route {
   const [address, p] = cidr.split("/") as [string, string];
@@ -330,5 +332,26 @@ export function counterRandom(): (n: number) => Uint8Array {
     const b = new Uint8Array(n);
     for (let i = 0; i < n; i++) b[i] = (c++ * 97 + 13) & 0xff;
     return b;
+  };
+}
+
+/** Fresh doubles for every TunnelManager dependency but `config` and `settingsFor`; spread, then override. */
+export interface ManagerFakes {
+  readonly sessions: FakeSessions;
+  readonly tuns: MemoryTunFactory;
+  readonly net: FakeNet;
+  readonly timers: FakeTimers;
+  readonly random: (n: number) => Uint8Array;
+  readonly scripts: FakeScripts;
+}
+
+export function managerFakes(): ManagerFakes {
+  return {
+    sessions: new FakeSessions(),
+    tuns: new MemoryTunFactory(),
+    net: new FakeNet(),
+    timers: new FakeTimers(),
+    random: counterRandom(),
+    scripts: new FakeScripts(),
   };
 }

@@ -7,17 +7,13 @@ import type { ConnectOutcome, SessionRecord, TunnelHandle } from "../../src/serv
 import { writeCstpHeader } from "../../src/server/tunnel/cstp.ts";
 import { TunnelManagerImpl, type SettingsResult, type TunnelManagerDeps } from "../../src/server/tunnel/manager.ts";
 import { createShellRunner, type ScriptRunner } from "../../src/server/tunnel/scripts.ts";
-import { MemoryTunFactory } from "../../src/tun/memory.ts";
 import {
-  FakeNet,
-  FakeScripts,
-  FakeSessions,
-  FakeTimers,
   FakeTransport,
   configOf,
-  counterRandom,
   globalOptions,
   ipv4Net,
+  managerFakes,
+  type ManagerFakes,
   route,
   sessionRecord,
   settingsOf,
@@ -30,13 +26,8 @@ const OPENCONNECT_HEADERS = new Map([
   ["X-CSTP-Full-IPv6-Capability", "true"],
 ]);
 
-interface Harness {
+interface Harness extends ManagerFakes {
   manager: TunnelManagerImpl;
-  tuns: MemoryTunFactory;
-  net: FakeNet;
-  scripts: FakeScripts;
-  sessions: FakeSessions;
-  timers: FakeTimers;
   settingsCalls: number;
 }
 
@@ -49,26 +40,16 @@ function harness(o: {
 } = {}): Harness {
   const vhost = vhostOptions(o.vhost);
   const cfg = configOf(vhost, globalOptions(o.global));
-  const h = {
-    tuns: new MemoryTunFactory(),
-    net: new FakeNet(),
-    scripts: new FakeScripts(),
-    sessions: new FakeSessions(),
-    timers: new FakeTimers(),
-    settingsCalls: 0,
-  } as Harness;
+  const fakes = managerFakes();
+  const h = { ...fakes, settingsCalls: 0 } as Harness;
   h.manager = new TunnelManagerImpl({
+    ...fakes,
     config: () => cfg,
     settingsFor: async (): Promise<SettingsResult> => {
       h.settingsCalls++;
       return { kind: "ok", settings: settingsOf(vhost, o.settings?.(h.settingsCalls) ?? {}) };
     },
-    sessions: h.sessions,
-    tuns: h.tuns,
-    net: h.net,
-    timers: h.timers,
-    random: counterRandom(),
-    scripts: o.runner ?? h.scripts,
+    scripts: o.runner ?? fakes.scripts,
     ...(o.exposed ? { exposedIroutes: o.exposed } : {}),
   });
   return h;
@@ -166,13 +147,13 @@ describe("TunnelManager.connect", () => {
   test("a rejected per-user configuration refuses the cookie", async () => {
     const h = harness();
     const m = new TunnelManagerImpl({
+      ...managerFakes(),
       config: () => configOf(vhostOptions()),
       settingsFor: async () => ({ kind: "rejected", reason: "bad file", diagnostics: [] }),
       sessions: h.sessions,
       tuns: h.tuns,
       net: h.net,
       timers: h.timers,
-      random: counterRandom(),
       scripts: h.scripts,
     });
     const out = await m.connect({ session: sessionRecord(), headers: OPENCONNECT_HEADERS, transport: new FakeTransport() });
@@ -326,12 +307,7 @@ describe("TunnelManager.connect", () => {
       const m = new TunnelManagerImpl({
         config: () => configOf(vhost, globalOptions({ "ping-leases": on })),
         settingsFor: async () => ({ kind: "ok", settings: settingsOf(vhost) }),
-        sessions: new FakeSessions(),
-        tuns: new MemoryTunFactory(),
-        net: new FakeNet(),
-        timers: new FakeTimers(),
-        random: counterRandom(),
-        scripts: new FakeScripts(),
+        ...managerFakes(),
         probe: async (a) => {
           probed.push(a);
           return false;
@@ -347,17 +323,12 @@ describe("TunnelManager.connect", () => {
   test("a CONNECT that fails after the tun device exists (a throwing DTLS header hook) leaves no device, lease or iroute behind", async () => {
     const vhost = vhostOptions();
     const cfg = configOf(vhost, globalOptions({ "route-add-cmd": "/bin/add %R", "route-del-cmd": "/bin/del %R" }));
-    const tuns = new MemoryTunFactory();
-    const scripts = new FakeScripts();
+    const fakes = managerFakes();
+    const { tuns, scripts } = fakes;
     const manager = new TunnelManagerImpl({
+      ...fakes,
       config: () => cfg,
       settingsFor: async (): Promise<SettingsResult> => ({ kind: "ok", settings: settingsOf(vhost, { iroute: [route("10.7.0.0/16")] }) }),
-      sessions: new FakeSessions(),
-      tuns,
-      net: new FakeNet(),
-      timers: new FakeTimers(),
-      random: counterRandom(),
-      scripts,
       dtlsHeaders: () => {
         throw new Error("DTLS helper bug");
       },
@@ -374,8 +345,8 @@ describe("TunnelManager.connect", () => {
   test("a CONNECT that fails after the DTLS session was attached detaches it along with the device and lease", async () => {
     const vhost = vhostOptions();
     const cfg = configOf(vhost, globalOptions());
-    const tuns = new MemoryTunFactory();
-    const sessions = new FakeSessions();
+    const fakes = managerFakes();
+    const { tuns, sessions } = fakes;
     sessions.connected = () => {
       throw new Error("session store bug");
     };
@@ -384,12 +355,7 @@ describe("TunnelManager.connect", () => {
     const manager = new TunnelManagerImpl({
       config: () => cfg,
       settingsFor: async (): Promise<SettingsResult> => ({ kind: "ok", settings: settingsOf(vhost) }),
-      sessions,
-      tuns,
-      net: new FakeNet(),
-      timers: new FakeTimers(),
-      random: counterRandom(),
-      scripts: new FakeScripts(),
+      ...fakes,
       dtls: {
         plan: () => ({
           cryptoOverhead: 37,

@@ -5,8 +5,7 @@ import { describe, expect, test } from "bun:test";
 import type { NetPriority, SessionSettings, VhostOptions } from "../../src/config/types.ts";
 import type { TunnelTransport } from "../../src/server/contract.ts";
 import { TunnelManagerImpl, type SocketTuner } from "../../src/server/tunnel/manager.ts";
-import { MemoryTunFactory } from "../../src/tun/memory.ts";
-import { FakeNet, FakeScripts, FakeSessions, FakeTimers, FakeTransport, configOf, counterRandom, globalOptions, sessionRecord, settingsOf, vhostOptions } from "./fixtures.ts";
+import { FakeTransport, configOf, globalOptions, managerFakes, sessionRecord, settingsOf, vhostOptions } from "./fixtures.ts";
 
 interface Call {
   readonly transport: TunnelTransport;
@@ -29,16 +28,12 @@ function setup(vhost: Partial<VhostOptions>, user: Partial<SessionSettings>) {
   const v = vhostOptions(vhost);
   const tuner = new RecordingTuner();
   const warnings: string[] = [];
-  const net = new FakeNet();
+  const fakes = managerFakes();
+  const { net } = fakes;
   const manager = new TunnelManagerImpl({
+    ...fakes,
     config: () => configOf(v, globalOptions()),
     settingsFor: async () => ({ kind: "ok", settings: settingsOf(v, user) }),
-    sessions: new FakeSessions(),
-    tuns: new MemoryTunFactory(),
-    net,
-    timers: new FakeTimers(),
-    random: counterRandom(),
-    scripts: new FakeScripts(),
     socketTuner: tuner,
     log: { info() {}, warn: (m) => warnings.push(m) },
   });

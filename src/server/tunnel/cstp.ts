@@ -18,17 +18,8 @@
 export const CSTP_HEADER_LEN = 8;
 const MAGIC: readonly number[] = Object.freeze([0x53, 0x54, 0x46, 0x01]);
 
-/** Packet types (ocserv vpn.h). */
-export const CstpType = {
-  DATA: 0x00,
-  DPD_REQ: 0x03,
-  DPD_RESP: 0x04,
-  DISCONNECT: 0x05,
-  KEEPALIVE: 0x07,
-  COMPRESSED: 0x08,
-  /** Defined by the protocol; ocserv never sends it, and neither do we. */
-  TERMINATE: 0x09,
-} as const;
+/** Packet types (ocserv vpn.h), shared with the DTLS channel. */
+export { CstpType } from "../../wire/cstp-types.ts";
 
 /** BYE reason bytes (protocol.md §1.4, §3). */
 export const BYE_USER_DISCONNECT = 0xb0;

@@ -1,24 +1,19 @@
 // IPv4 / IPv6 address arithmetic for leases, routes and CONNECT headers. IPv4 addresses are unsigned
 // 32-bit numbers; IPv6 addresses are bigint (128 bits) because this runs once per CONNECT, never per
-// packet. Parsers return null on malformed input; callers turn that into their own typed error.
+// packet. Parsers return null on malformed input; callers turn that into their own typed error. The
+// text syntax is src/wire/ip.ts's; this module adds the arithmetic.
+
+import { formatIpv6, parseIpv4, parseIpv6 } from "../../wire/ip.ts";
 
 export type IPv4 = number;
 export type IPv6 = bigint;
 
 const V6_ALL = (1n << 128n) - 1n;
 
-/** Parses a dotted-quad strictly: four decimal octets 0-255, no leading '+', no empty parts. */
+/** Parses a dotted-quad strictly (src/wire/ip.ts: four decimal octets 0-255, no leading zeros). */
 export function parseIPv4(s: string): IPv4 | null {
-  const parts = s.split(".");
-  if (parts.length !== 4) return null;
-  let v = 0;
-  for (const p of parts) {
-    if (!/^[0-9]{1,3}$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    v = v * 256 + n;
-  }
-  return v >>> 0;
+  const b = parseIpv4(s);
+  return b === null ? null : ipv4FromBytes(b);
 }
 
 export function formatIPv4(v: IPv4): string {
@@ -40,67 +35,13 @@ export function ipv4PrefixOfMask(mask: IPv4): number | null {
 
 /** Parses an IPv6 literal (RFC 4291 §2.2 text forms, including an embedded dotted IPv4 tail). */
 export function parseIPv6(s: string): IPv6 | null {
-  if (s.length === 0 || s.length > 45) return null;
-  let text = s;
-  const lastColon = text.lastIndexOf(":");
-  if (lastColon >= 0 && text.indexOf(".", lastColon) > lastColon) {
-    // An embedded IPv4 tail (e.g. ::ffff:1.2.3.4) stands for the last two 16-bit groups.
-    const v4 = parseIPv4(text.slice(lastColon + 1));
-    if (v4 === null) return null;
-    text = `${text.slice(0, lastColon + 1)}${((v4 >>> 16) & 0xffff).toString(16)}:${(v4 & 0xffff).toString(16)}`;
-  }
-  const dbl = text.indexOf("::");
-  if (dbl !== text.lastIndexOf("::")) return null;
-  const parseGroups = (t: string): number[] | null => {
-    if (t === "") return [];
-    const out: number[] = [];
-    for (const g of t.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  let groups: number[];
-  if (dbl >= 0) {
-    const head = parseGroups(text.slice(0, dbl));
-    const rest = parseGroups(text.slice(dbl + 2));
-    if (head === null || rest === null) return null;
-    const fill = 8 - head.length - rest.length;
-    if (fill < 1) return null;
-    groups = [...head, ...new Array<number>(fill).fill(0), ...rest];
-  } else {
-    const g = parseGroups(text);
-    if (g === null) return null;
-    groups = g;
-  }
-  if (groups.length !== 8) return null;
-  let v = 0n;
-  for (const g of groups) v = (v << 16n) | BigInt(g);
-  return v;
+  const b = parseIpv6(s);
+  return b === null ? null : ipv6FromBytes(b);
 }
 
 /** Formats per RFC 5952 §4: lower case, no leading zeros, the longest run (≥2) of zero groups as "::". */
 export function formatIPv6(v: IPv6): string {
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((v >> BigInt(i * 16)) & 0xffffn));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+  return formatIpv6(ipv6ToBytes(v));
 }
 
 export function ipv6Mask(prefix: number): IPv6 {
