@@ -30,6 +30,12 @@ import { ReplayWindow } from "./replay.ts";
 export const RETRANSMIT_INITIAL_MS = 400;
 export const RETRANSMIT_MAX_MS = 60_000;
 export const HANDSHAKE_TOTAL_MS = 60_000;
+/**
+ * Resends of one flight that retransmitted client messages may trigger. A client retransmits on its
+ * own doubling timer within the 60 s handshake (fewer than 10 times); beyond that, a replayed datagram
+ * from the client's address would have us reflect our flight at the client for as long as it is sent.
+ */
+export const MAX_RESENDS_ON_RETRANSMISSION = 10;
 
 /** How this session's DTLS is keyed (chosen at CONNECT by negotiate.ts). */
 export type DtlsMode =
@@ -113,6 +119,8 @@ export class ServerHandshake {
   private flight: FlightRecord[] = [];
   private flightStart = 0;
   private timeout = RETRANSMIT_INITIAL_MS;
+  /** Resends of the current flight prompted by the client's retransmissions (not by our timer). */
+  private peerResends = 0;
   /** Deadline of the next retransmission, or null while we wait for nothing. */
   deadline: number | null = null;
   readonly clientRandom: Uint8Array;
@@ -215,13 +223,13 @@ export class ServerHandshake {
       if (c.type === ContentType.alert) return this.onAlert(c, d);
       if (c.epoch === 0) {
         if (c.type === ContentType.change_cipher_spec) return this.onChangeCipherSpec(d.subarray(c.start, c.end));
-        if (c.type === ContentType.handshake) return this.onHandshakeFragments(d.subarray(c.start, c.end), now);
+        if (c.type === ContentType.handshake) return this.onHandshakeFragments(d.subarray(c.start, c.end), now, false);
         return this.nothing();
       }
       if (c.epoch === 1 && c.type === ContentType.handshake && (this.state.kind === "expect-finished" || this.state.kind === "done")) {
         const pt = this.state.keys.read.open(c, d);
         if (pt === null) return this.nothing(); // RFC 6347 §4.1.2.7: drop silently
-        return this.onHandshakeFragments(pt, now);
+        return this.onHandshakeFragments(pt, now, true);
       }
       return this.nothing();
     } catch (e) {
@@ -230,6 +238,10 @@ export class ServerHandshake {
   }
 
   private onAlert(c: RecordCursor, d: Uint8Array): HandshakeStep {
+    // Once the client's Finished has verified, its alerts come protected (epoch 1, handled by the
+    // channel); an epoch-0 alert is then unauthenticated, and anyone who can spoof the client's
+    // address could otherwise end DTLS for the session (the tunnel falls back to CSTP).
+    if (c.epoch === 0 && this.state.kind === "done") return this.nothing();
     let body: Uint8Array | null = d.subarray(c.start, c.end);
     if (c.epoch === 1) body = this.state.kind === "expect-finished" || this.state.kind === "done" ? this.state.keys.read.open(c, d) : null;
     if (body === null || body.length !== 2) return this.nothing();
@@ -261,17 +273,27 @@ export class ServerHandshake {
     return this.nothing();
   }
 
-  private onHandshakeFragments(payload: Uint8Array, now: number): HandshakeStep {
+  private onHandshakeFragments(payload: Uint8Array, now: number, isProtected: boolean): HandshakeStep {
     const r = new Reader(payload);
     const messages: AssembledMessage[] = [];
     let retransmitted = false;
     try {
       while (!r.done) {
-        const got = this.reassembler.add(readFragment(r));
+        const f = readFragment(r);
+        // The only new message a client sends in the clear is the ClientKeyExchange we are waiting for
+        // (the Finished comes under epoch 1, RFC 5246 §7.4.9); other unprotected fragments are at most
+        // retransmissions. Without this, a spoofed plaintext fragment could stand in for the Finished
+        // or take its message_seq slot in the reassembler and break the handshake.
+        if (!isProtected && f.seq >= this.reassembler.expected && !(this.state.kind === "expect-client-key-exchange" && f.seq === this.reassembler.expected))
+          continue;
+        const got = this.reassembler.add(f);
         if (got === "old") retransmitted = true;
         else messages.push(...got);
       }
     } catch (e) {
+      // RFC 6347 §4.1.2.7: an invalid record is discarded and the association survives; only a
+      // malformed fragment that authenticated under epoch 1 is the client's own fault.
+      if (e instanceof DecodeError && !isProtected) return this.nothing();
       if (e instanceof DecodeError) throw new TlsError("decode-failure", e.message);
       throw e;
     }
@@ -284,7 +306,10 @@ export class ServerHandshake {
     }
     // RFC 6347 §4.2.4: a retransmitted client flight means ours was lost — send it again, at most
     // once per incoming datagram, and only when we have nothing newer to say.
-    if (retransmitted && messages.length === 0 && this.flight.length > 0) return { datagrams: this.sealFlight(), established: null, failed: null };
+    if (retransmitted && messages.length === 0 && this.flight.length > 0 && this.peerResends < MAX_RESENDS_ON_RETRANSMISSION) {
+      this.peerResends++;
+      return { datagrams: this.sealFlight(), established: null, failed: null };
+    }
     return { datagrams: out, established, failed: null };
   }
 
@@ -407,6 +432,7 @@ export class ServerHandshake {
 
   private sendFlight(now: number, expectReply: boolean): HandshakeStep {
     this.flightStart = now;
+    this.peerResends = 0;
     this.timeout = RETRANSMIT_INITIAL_MS;
     this.deadline = expectReply ? now + this.timeout : null;
     return { datagrams: this.sealFlight(), established: null, failed: null };

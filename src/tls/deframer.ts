@@ -69,22 +69,28 @@ export interface HandshakeMessage {
 /** Largest handshake message we accept (certificate chains from clients are the big ones). */
 export const MAX_HANDSHAKE_MESSAGE = 64 * 1024;
 
-/** Joins handshake records into messages (messages may span and share records, §5.1). */
+/**
+ * Joins handshake records into messages (messages may span and share records, §5.1). A partial
+ * message is kept in a buffer that grows geometrically, so a message sent in many tiny records costs
+ * linear, not quadratic, copying (a 64 KiB message in one-byte records would otherwise copy gigabytes).
+ */
 export class HandshakeJoiner {
-  private pending = new Uint8Array(0);
+  private buf = new Uint8Array(0);
+  private len = 0;
 
   /** True while a partial message is buffered: a key change or another content type is then illegal. */
   get hasPartial(): boolean {
-    return this.pending.length > 0;
+    return this.len > 0;
   }
 
   push(plaintext: Uint8Array): HandshakeMessage[] {
     let data: Uint8Array;
-    if (this.pending.length === 0) data = plaintext;
+    if (this.len === 0) data = plaintext;
     else {
-      data = new Uint8Array(this.pending.length + plaintext.length);
-      data.set(this.pending);
-      data.set(plaintext, this.pending.length);
+      this.reserve(this.len + plaintext.length);
+      this.buf.set(plaintext, this.len);
+      this.len += plaintext.length;
+      data = this.buf.subarray(0, this.len);
     }
     const out: HandshakeMessage[] = [];
     let o = 0;
@@ -96,7 +102,26 @@ export class HandshakeJoiner {
       out.push({ type: raw[0]!, body: raw.subarray(4), raw });
       o += 4 + len;
     }
-    this.pending = data.slice(o);
+    const rest = data.length - o;
+    if (rest === 0) {
+      // nothing pending: drop the buffer so an idle connection holds no handshake memory
+      this.buf = new Uint8Array(0);
+      this.len = 0;
+    } else if (data === plaintext) {
+      this.reserve(rest);
+      this.buf.set(plaintext.subarray(o), 0);
+      this.len = rest;
+    } else {
+      this.buf.copyWithin(0, o, this.len);
+      this.len = rest;
+    }
     return out;
+  }
+
+  private reserve(n: number): void {
+    if (n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(n, this.buf.length * 2, 256));
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
   }
 }

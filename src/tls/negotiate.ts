@@ -63,6 +63,22 @@ export function acceptPeerChain(cfg: EffectiveConfig, chain: Uint8Array[]): Peer
   return { chain, key };
 }
 
+/**
+ * The client chain of a session offered for resumption (TLS 1.2 session ID or TLS 1.3 ticket), run
+ * through the current verifier again: a CA, CRL or vhost change since the full handshake applies to
+ * resumption too, so a chain that no longer verifies never comes back as an authenticated identity.
+ * `{ peer: null }`: the session had no client certificate; `null`: do not resume (full handshake).
+ */
+export function revalidatePeerChain(cfg: EffectiveConfig, chain: readonly Uint8Array[]): { peer: PeerChain | null } | null {
+  if (chain.length === 0) return { peer: null };
+  try {
+    return { peer: acceptPeerChain(cfg, [...chain]) };
+  } catch {
+    // a rejected or unparsable chain, or a verifier that failed: the session is simply not resumable
+    return null;
+  }
+}
+
 
 const GNUTLS_GROUP: Record<NamedGroup, string> = { x25519: "X25519", secp256r1: "SECP256R1", secp384r1: "SECP384R1" };
 

@@ -166,6 +166,8 @@ export class Tls13Protection implements RecordProtection {
     const n = this.aead.open(nonce13(this.iv, this.seq, this.nonce), this.aad, fragment, out, 0);
     if (n < 0) throw new TlsError("bad-record-mac", "record authentication failed");
     this.seq++;
+    // §5.4: padding does not lift the size limit; the whole TLSInnerPlaintext is at most 2^14 + 1
+    if (n > MAX_PLAINTEXT + 1) throw new TlsError("record-overflow", "inner plaintext longer than 2^14 + 1");
     // §5.4: strip zero padding; the last non-zero byte is the real content type
     let i = n - 1;
     while (i >= 0 && out[i] === 0) i--;
@@ -292,6 +294,10 @@ export class Tls12Protection implements RecordProtection {
     if (pt === null) throw new TlsError("bad-record-mac", "record authentication failed");
     this.seq++;
     if (pt.length > MAX_PLAINTEXT) throw new TlsError("record-overflow", "plaintext longer than 2^14");
+    // RFC 5246 §6.2.1: zero-length fragments are allowed for application data only (as in NullProtection);
+    // an empty protected handshake record would otherwise cost a decryption and count as nothing.
+    if (pt.length === 0 && type !== ContentType.application_data)
+      throw new TlsError("unexpected-message", "empty protected handshake, alert or change_cipher_spec record");
     return { type, plaintext: pt };
   }
 }

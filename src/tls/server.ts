@@ -22,7 +22,7 @@ import { ContentType, HandshakeType, TLS12, TLS13, decodeClientHello, encodeAler
 import { HandshakeJoiner, RecordDeframer, type HandshakeMessage } from "./deframer.ts";
 import { AlertDescription, TlsError, alertName } from "./errors.ts";
 import type { TlsPolicy } from "./priorities.ts";
-import { MAX_PLAINTEXT, NullProtection, OutputBuffer, type RecordProtection } from "./record.ts";
+import { MAX_PLAINTEXT, NullProtection, OutputBuffer, Tls13Protection, type RecordProtection } from "./record.ts";
 import type { EffectiveConfig, HandshakeSink, HrrMemo, KeyingMaterialExporter, State, TlsInfo, TlsServerConfig } from "./state.ts";
 import { on12Certificate, on12CertificateVerify, on12ClientHello, on12ClientKeyExchange, on12Finished } from "./tls12.ts";
 import { on13Certificate, on13CertificateVerify, on13ClientHello, on13Finished, on13PostHandshake, sendKeyUpdate } from "./tls13.ts";
@@ -31,6 +31,8 @@ export type { TlsCredentials, TlsServerConfig, TlsInfo, ClientChainVerdict } fro
 
 /** Consecutive records without application data or handshake progress that we tolerate. */
 const MAX_IDLE_RECORDS = 32;
+/** Records sent under one TLS 1.3 write key before we update it (RFC 8446 §5.5). */
+export const KEY_UPDATE_AFTER_RECORDS = 2 ** 24;
 
 export class TlsServerConnection {
   private readonly deframer = new RecordDeframer();
@@ -123,12 +125,21 @@ export class TlsServerConnection {
   /** Seals `data` as one application_data record (split only if the peer's record_size_limit is smaller). */
   write(data: Uint8Array): void {
     if (this.phase !== "established") throw new TlsError("internal", `write() in state ${this.phase}`);
-    if (data.length <= this.maxFragment) {
-      this.seal(ContentType.application_data, data);
-      return;
-    }
-    for (let o = 0; o < data.length; o += this.maxFragment)
-      this.seal(ContentType.application_data, data.subarray(o, Math.min(data.length, o + this.maxFragment)));
+    if (data.length <= this.maxFragment) this.seal(ContentType.application_data, data);
+    else
+      for (let o = 0; o < data.length; o += this.maxFragment)
+        this.seal(ContentType.application_data, data.subarray(o, Math.min(data.length, o + this.maxFragment)));
+    this.updateWornWriteKey();
+  }
+
+  /**
+   * RFC 8446 §5.5: an AES-GCM key protects at most 2^24.5 full-size records with a safe margin, which a
+   * VPN falling back to CSTP can reach within hours; we move to the next traffic secret at 2^24.
+   */
+  private updateWornWriteKey(): void {
+    const s = this.hs;
+    if (s.kind === "Tls13Traffic" && this.writeProt instanceof Tls13Protection && this.writeProt.sequence >= KEY_UPDATE_AFTER_RECORDS)
+      sendKeyUpdate(this.sink, s.t, false);
   }
 
   /** RFC 5705 (TLS 1.2) / RFC 8446 §7.5 (TLS 1.3); available from the end of the handshake on, also after close. */
@@ -164,7 +175,10 @@ export class TlsServerConnection {
   // Records
 
   private handleRecord(type: number, version: number, fragment: Uint8Array): void {
-    if (this.joiner.hasPartial && type !== ContentType.handshake)
+    // RFC 8446 §5.1: nothing may come between the records of one handshake message. Under TLS 1.3
+    // protection every record says application_data on the outside, so the check for protected
+    // records is on the inner type, after opening (below).
+    if (this.joiner.hasPartial && type !== ContentType.handshake && !(this.readProt.encrypted && type === ContentType.application_data))
       throw new TlsError("unexpected-message", "record interleaved with a partial handshake message");
     if (type === ContentType.change_cipher_spec) {
       this.handleChangeCipherSpec(fragment);
@@ -179,6 +193,8 @@ export class TlsServerConnection {
     if (!this.readProt.encrypted && type === ContentType.application_data)
       throw new TlsError("unexpected-message", "application data before keys were established");
     const rec = this.readProt.open(type, version, fragment);
+    if (this.joiner.hasPartial && rec.type !== ContentType.handshake)
+      throw new TlsError("unexpected-message", "record interleaved with a partial handshake message");
     switch (rec.type) {
       case ContentType.alert:
         this.handleAlert(rec.plaintext);
@@ -214,6 +230,7 @@ export class TlsServerConnection {
       // RFC 8446 §5 / Appendix D.4: a TLS 1.3 peer may send one unprotected CCS during the handshake; ignore it
       case "ExpectClientHello":
         if (s.hrr === null) throw new TlsError("unexpected-message", "change_cipher_spec before ClientHello");
+        this.noProgress("change_cipher_spec");
         return;
       case "Tls13ExpectCertificate":
       case "Tls13ExpectCertificateVerify":

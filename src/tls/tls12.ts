@@ -31,8 +31,7 @@ import {
 import type { HandshakeMessage } from "./deframer.ts";
 import { TlsError } from "./errors.ts";
 import { exporter12, finished12, keyBlock12, masterSecret12 } from "./keyschedule.ts";
-import { acceptPeerChain, chooseCredentials, chooseSuite, clientSchemes, describe } from "./negotiate.ts";
-import { certificatePublicKey } from "./peer-key.ts";
+import { acceptPeerChain, chooseCredentials, chooseSuite, clientSchemes, describe, revalidatePeerChain } from "./negotiate.ts";
 import { Cbc12, Gcm12, MAX_PLAINTEXT, Tls12Protection } from "./record.ts";
 import type { CachedSession } from "./session-cache.ts";
 import type { EffectiveConfig, HandshakeSink, PeerChain, State, Tls12Handshake, Tls12Keys, TlsCredentials } from "./state.ts";
@@ -70,8 +69,12 @@ export function on12ClientHello(io: HandshakeSink, m: HandshakeMessage, ch: Clie
         // a session made without a client certificate must not bypass a requirement for one
         (cfg.clientAuth !== "require" || cached.peerCertificates.length > 0);
       // RFC 7627 §5.3: an EMS session is resumed only with EMS; a non-EMS session only without it
-      if (usable && cached.extendedMasterSecret === ems)
-        return resume12(io, m, ch, cfg, sni, suite, cached, safeRenegotiation, ems);
+      if (usable && cached.extendedMasterSecret === ems) {
+        const revalidated = revalidatePeerChain(cfg, cached.peerCertificates);
+        if (revalidated !== null) return resume12(io, m, ch, cfg, sni, suite, cached, revalidated.peer, safeRenegotiation, ems);
+        // The client chain no longer verifies: forget the session; the full handshake asks again.
+        cache.delete(ch.sessionId);
+      }
       if (usable && cached.extendedMasterSecret && !ems)
         throw new TlsError("ems-resumption-mismatch", "resuming an extended-master-secret session without the extension");
     }
@@ -288,11 +291,12 @@ export function resume12(
   sni: string | null,
   suite: CipherSuite,
   cached: CachedSession,
+  /** The cached client chain, already re-checked by revalidatePeerChain. */
+  peer: PeerChain | null,
   safeRenegotiation: boolean,
   ems: boolean,
 ): State {
   const master = cached.masterSecret.slice();
-  const peerCertificates = [...cached.peerCertificates];
   const serverRandom = io.random(32);
   if (cfg.policy.versions.includes("TLS1.3")) serverRandom.set(DOWNGRADE_TLS12, 24);
   const transcript = new Writer(1024);
@@ -321,6 +325,5 @@ export function resume12(
     credentials: null,
     offeredClientSchemes: [],
   };
-  const peer = peerCertificates.length > 0 ? { chain: peerCertificates, key: certificatePublicKey(peerCertificates[0]!) } : null;
   return { kind: "Tls12ExpectChangeCipherSpec", hs, peer, keys, resumed: true };
 }

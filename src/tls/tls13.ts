@@ -33,9 +33,8 @@ import {
 import type { HandshakeMessage } from "./deframer.ts";
 import { TlsError } from "./errors.ts";
 import { EarlySecret, finishedVerifyData, nextTrafficSecret, resumptionPsk, trafficKeys } from "./keyschedule.ts";
-import { certificatePublicKey } from "./peer-key.ts";
 import type { CachedSession } from "./session-cache.ts";
-import { acceptPeerChain, chooseCredentials, chooseSuite, clientSchemes, describe } from "./negotiate.ts";
+import { acceptPeerChain, chooseCredentials, chooseSuite, clientSchemes, describe, revalidatePeerChain } from "./negotiate.ts";
 import { MAX_PLAINTEXT, Tls13Protection } from "./record.ts";
 import type { EffectiveConfig, HandshakeSink, HrrMemo, PeerChain, State, Tls13Handshake, Tls13Traffic } from "./state.ts";
 import { isAead, suiteById, type CipherSuite } from "./suites.ts";
@@ -172,10 +171,7 @@ export function on13ClientHello(io: HandshakeSink, m: HandshakeMessage, ch: Clie
     offeredClientSchemes,
     resumed: resumed !== null,
   };
-  if (resumed !== null) {
-    const chain = [...resumed.session.peerCertificates];
-    return { kind: "Tls13ExpectFinished", hs, peer: chain.length > 0 ? { chain, key: certificatePublicKey(chain[0]!) } : null };
-  }
+  if (resumed !== null) return { kind: "Tls13ExpectFinished", hs, peer: resumed.peer };
   if (cfg.clientAuth !== "none") return { kind: "Tls13ExpectCertificate", hs };
   return { kind: "Tls13ExpectFinished", hs, peer: null };
 }
@@ -193,7 +189,7 @@ function acceptTicket(
   sni: string | null,
   suite: CipherSuite,
   hrr: HrrMemo | null,
-): { early: EarlySecret; session: CachedSession } | null {
+): { early: EarlySecret; session: CachedSession; peer: PeerChain | null } | null {
   const cache = io.sessionCache;
   const offer = ch.preSharedKey;
   if (cache === undefined || offer === null || !cfg.policy.sessionTickets) return null;
@@ -214,7 +210,11 @@ function acceptTicket(
   if (binder.length !== expected.length || !constantTimeEqual(expected, binder))
     throw new TlsError("incorrect-binder", "resumption PSK binder does not match");
   cache.delete(identity);
-  return { early, session };
+  // The ticket is spent either way; a client chain that no longer verifies gets a full handshake,
+  // where it must present (and prove) a certificate again.
+  const revalidated = revalidatePeerChain(cfg, session.peerCertificates);
+  if (revalidated === null) return null;
+  return { early, session, peer: revalidated.peer };
 }
 
 /** §4.2.9 psk_key_exchange_modes value for PSK with (EC)DHE. */
