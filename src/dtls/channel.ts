@@ -73,6 +73,8 @@ export class Channel<T> {
     readonly mode: DtlsMode,
     readonly owner: T,
     public dataMtu: number,
+    /** Probes up to this size raise dataMtu before the echo (ocserv data_mtu_set); larger ones get 1 byte. 0: never raise. */
+    public maxDataMtu = 0,
   ) {
     this.idKey = toHex(sessionId);
   }
@@ -240,12 +242,16 @@ export class Channel<T> {
         if (pt.length > 1) out.deliver.push({ owner: this.owner, type, payload: pt.subarray(1) });
         return;
       case PacketType.DPD_REQ: {
-        // Echo the same bytes with the type changed; a probe larger than the MTU gets a 1-byte answer.
-        const probe = pt.length - 1 > this.dataMtu;
+        // Echo the same bytes with the type changed. A DPD-REQ larger than the data MTU is an MTU probe:
+        // ocserv raises its estimate to the probe's size first (data_mtu_set), so the full echo goes out;
+        // a probe beyond maxDataMtu leaves the MTU alone and gets a 1-byte answer.
+        const size = pt.length - 1;
+        const probe = size > this.dataMtu;
+        if (probe && size <= this.maxDataMtu) this.dataMtu = size;
         pt[0] = PacketType.DPD_RESP;
-        const reply = this.seal(probe ? pt.subarray(0, 1) : pt);
+        const reply = this.seal(size > this.dataMtu ? pt.subarray(0, 1) : pt);
         if (reply !== null && this.peer !== null) out.sendTo.push({ bytes: reply, addr: this.peer.addr, port: this.peer.port });
-        out.events.push({ owner: this.owner, event: { kind: "dpd", bytes: pt.length - 1, probe } });
+        out.events.push({ owner: this.owner, event: { kind: "dpd", bytes: size, probe } });
         return;
       }
       case PacketType.DISCONNECT:

@@ -18,8 +18,8 @@ import { toHex } from "../wire/writer.ts";
 import { ContentType, encodeAlert } from "../tls/codec.ts";
 import { Channel, samePeer, type DtlsEvent, type DtlsVersionName, type Outbox, type Peer, versionName } from "./channel.ts";
 import type { DtlsMode, HandshakeContext } from "./handshake.ts";
-import { HS_HEADER, clientHelloLookupId } from "./handshake-codec.ts";
-import { DTLS_HEADER, newCursor, plausibleVersion } from "./record.ts";
+import { HS_HEADER, clientHelloLookupId, isClientHelloStart } from "./handshake-codec.ts";
+import { DTLS_HEADER, newCursor, plausibleVersion, readRecord } from "./record.ts";
 import type { DtlsSuite } from "./suites.ts";
 
 /** Sessions of one IP tried for an unknown source port before giving up (bounds the cost of spoofing). */
@@ -44,6 +44,8 @@ export interface DtlsRegistration<T> {
   readonly owner: T;
   /** The data MTU (X-CSTP-MTU): DPD-REQs larger than this are MTU probes (§4.4). */
   readonly dataMtu: number;
+  /** Probes up to this size raise dataMtu and are echoed in full (ocserv data_mtu_set); absent or 0: never. */
+  readonly maxDataMtu?: number;
 }
 
 /** The caller's view of a registered session. */
@@ -56,6 +58,8 @@ export interface DtlsSessionHandle<T> {
   /** Time (the injected clock) of the last authenticated record: drives DPD and the UDP/TCP switch (§5.2, §5.4). */
   readonly lastReceivedAt: number;
   dataMtu: number;
+  /** The ceiling for probe-raised data MTUs (see DtlsRegistration.maxDataMtu). */
+  maxDataMtu: number;
 }
 
 export interface Datagram {
@@ -102,6 +106,12 @@ function describeSuite(version: DtlsVersionName, suite: DtlsSuite): string {
   const cipher = suite.cipher.toUpperCase();
   const mac = suite.mac === null ? "" : `-(${suite.mac.toUpperCase()})`;
   return `(${version})-(${kx})-(${cipher})${mac}`;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function allZero(b: Uint8Array): boolean {
@@ -154,7 +164,31 @@ export function createDtlsEndpoint<T>(opts: DtlsEndpointOptions = {}): DtlsEndpo
     return { sendTo: [], deliver: [], events: [] };
   }
 
+  /**
+   * True when every ClientHello that starts in the datagram carries the session's ID. The ID lookup
+   * above sees only a datagram's first record, and datagrams routed by address are not looked up at
+   * all; without this, anyone able to spoof the client's address could start handshakes (with the
+   * session's keys) that time out and end its DTLS. Reads headers only (data records allocate nothing).
+   */
+  function helloIdsMatch(ch: Channel<T>, d: Uint8Array): boolean {
+    let off = 0;
+    while (off < d.length) {
+      const next = readRecord(d, off, cursor);
+      if (next < 0) return true;
+      if (cursor.epoch === 0 && cursor.type === ContentType.handshake && isClientHelloStart(d, cursor.start, cursor.end)) {
+        const id = clientHelloLookupId(d, cursor.start, cursor.end);
+        if (id === null || !sameBytes(id, ch.sessionId)) return false;
+      }
+      off = next;
+    }
+    return true;
+  }
+
   function feed(ch: Channel<T>, d: Uint8Array, from: Peer, t: number, out: Outbox<T>): void {
+    if (!helloIdsMatch(ch, d)) {
+      stats.dropped++;
+      return;
+    }
     const before = ch.peer;
     const slotBefore = ch.slot;
     try {
@@ -177,7 +211,7 @@ export function createDtlsEndpoint<T>(opts: DtlsEndpointOptions = {}): DtlsEndpo
 
     register(reg) {
       if (reg.sessionId.length < 1 || reg.sessionId.length > 32) throw new RangeError("DTLS session ID must be 1..32 bytes");
-      const ch = new Channel<T>(reg.sessionId.slice(), reg.mode, reg.owner, reg.dataMtu);
+      const ch = new Channel<T>(reg.sessionId.slice(), reg.mode, reg.owner, reg.dataMtu, reg.maxDataMtu ?? 0);
       if (byId.has(ch.idKey)) throw new RangeError("DTLS session ID already registered");
       byId.set(ch.idKey, ch);
       return ch;

@@ -41,6 +41,7 @@ import {
 import { CSTP_HEADER_LEN } from "./cstp.ts";
 import { LeaseError, LeaseTable, type LeaseHolder } from "./leases.ts";
 import { computeMtu, isIpv6Peer, type MtuResult } from "./mtu.ts";
+import { dtlsMtuContext, type DtlsMtuContext } from "./mtu-discovery.ts";
 import { createShellRunner, routeCommand, scriptEnv, type ScriptContext, type ScriptRunner } from "./scripts.ts";
 import { SessionFirewall, createNftRunner, firewallPolicy, type FirewallPolicy } from "../firewall/index.ts";
 import { Tunnel, type TunnelOptions } from "./tunnel.ts";
@@ -129,7 +130,7 @@ export interface TunnelManagerDeps {
    * installed before the connect-script and removed at release. Default: the real `nft` runner.
    */
   readonly firewall?: SessionFirewall;
-  /** Privilege separation: tunnels' data paths run in workers (no DTLS, no tun reading here). */
+  /** Privilege separation: tunnels' data paths (tun reading, DTLS endpoint) run in workers. */
   readonly remoteDataPath?: RemoteDataPath;
   /** Applies non-default net-priority / output-buffer; absent = never touched. */
   readonly socketTuner?: SocketTuner;
@@ -144,7 +145,8 @@ export interface DtlsPlan {
   /** Bytes a DTLS record adds to a packet, including the packet-type byte (protocol.md §5.1). */
   readonly cryptoOverhead: number;
   headers(ctx: DtlsHeaderContext): string[];
-  attach(tunnel: Tunnel, dataMtu: number): { detach(): void };
+  /** `mtu` lets MTU probes and try-mtu-discovery change the data MTU and the tun MTU after CONNECT. */
+  attach(tunnel: Tunnel, dataMtu: number, mtu?: DtlsMtuContext): { detach(): void };
 }
 
 export interface DtlsIntegration {
@@ -182,6 +184,11 @@ export interface RemoteDataPath {
     readonly device: TunDevice;
     readonly params: DataPathParams;
     readonly onEnd: (reason: DisconnectReason) => void;
+    /** The session's DTLS plan (its X-DTLS-* headers are in the response); the worker attaches it. */
+    readonly dtls: DtlsPlan | null;
+    readonly dataMtu: number;
+    /** With DTLS: the session's MTU context; its setTunMtu (netlink) serves the worker's SetMtu. */
+    readonly mtuContext: DtlsMtuContext | null;
   }): RunningTunnel;
 }
 
@@ -561,7 +568,18 @@ export class TunnelManagerImpl implements TunnelManager {
     // Privilege separation: the worker holding the connection runs the data path on the tun fd.
     const remote = this.deps.remoteDataPath;
     const local = remote ? null : new Tunnel({ transport, tun: device, tunReader: device, timers: this.deps.timers, ...params, onEnd });
-    const tunnel: RunningTunnel = local ?? remote!.start({ id, transport, device, params, onEnd });
+    // MTU changes after CONNECT reach the tun as ocserv's CMD_TUN_MTU does (src/server/tunnel/mtu-discovery.ts);
+    // in a privsep worker they come back here as SetMtu requests.
+    const mtuContext = dtlsPlan
+      ? dtlsMtuContext(mtu, {
+          hasIpv6Lease: leases.ipv6 !== null,
+          peerIsIpv6: isIpv6Peer(transport.remoteAddress),
+          configuredMtu: vhost.options.mtu,
+          readCapacity: Math.max(mtu.linkMtu, mtu.dataMtu, 1500),
+          setTunMtu: (m) => void this.deps.net.configureTunnel(device.index, { mtu: m }),
+        })
+      : null;
+    const tunnel: RunningTunnel = local ?? remote!.start({ id, transport, device, params, onEnd, dtls: dtlsPlan, dataMtu: mtu.dataMtu, mtuContext });
     live = {
       id,
       key,
@@ -579,7 +597,7 @@ export class TunnelManagerImpl implements TunnelManager {
     };
     this.live.set(key, live);
     if (local) {
-      if (dtlsPlan) live.udp = dtlsPlan.attach(local, mtu.dataMtu);
+      if (dtlsPlan && mtuContext) live.udp = dtlsPlan.attach(local, mtu.dataMtu, mtuContext);
       this.startReading(device, local, mtu);
     }
     this.deps.sessions.connected(session.sid);
