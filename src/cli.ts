@@ -10,6 +10,7 @@ import { parseArgv, SYSLOG_FACILITY_CODES, type CliOptions } from "./process/arg
 import { SHORT_USAGE, renderHelp } from "./process/usage.ts";
 import { VERSION } from "./process/version.ts";
 import { runAppletIfInvoked } from "./tools/dispatch.ts";
+import { isWorkerProcess } from "./privsep/worker.ts";
 import type { Readiness } from "./process/daemon.ts";
 import type { LogSink, RootLogger } from "./log/index.ts";
 import type { PidFile } from "./process/pidfile.ts";
@@ -34,6 +35,13 @@ function selfCommand(): string[] {
 }
 
 async function main(): Promise<number | null> {
+  // A worker re-executed by main's WorkerPool (docs/privsep.md §4.2): recognised before argv or any
+  // configuration is looked at. Its module graph is loaded here, while still root and before any
+  // chroot; runWorker() drops privileges before it reads anything from the network.
+  if (isWorkerProcess()) {
+    const { runWorker } = await import("./server/split/worker-side.ts");
+    return runWorker();
+  }
   // Busybox-style: invoked as `ocpasswd` or `ocserv-certtool` (a link to this binary), run that tool.
   const appletExit = await runAppletIfInvoked(process.argv0, process.argv, process.env);
   if (appletExit !== null) return appletExit;
@@ -178,6 +186,15 @@ async function runInProcess(options: CliOptions, config: Config, readiness: Read
     lifecycle,
     ready: () => readiness.ready(),
     reloadConfig: () => loadConfig(options.config),
+    // Privilege separation (docs/privsep.md) runs whenever run-as-user is set; OCSERV_PRIVSEP=0 keeps one
+    // process (a diagnostic escape hatch: the workers then stay root, as without run-as-user).
+    splitRequested: process.env["OCSERV_PRIVSEP"] !== "0",
+    selfCommand: selfCommand(),
+    fatal: (message) => {
+      log.error(`fatal: ${message}`);
+      cleanup();
+      process.exit(1);
+    },
   });
   if (result.kind === "failed") {
     // Clean up before telling the parent, so that once it exits nothing of ours is left behind.

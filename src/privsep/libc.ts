@@ -100,6 +100,7 @@ const SOCK_STREAM = 1;
 const SOCK_SEQPACKET = 5;
 const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
+const F_DUPFD_CLOEXEC = 1030;
 const SCM_RIGHTS = 1;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
@@ -138,6 +139,13 @@ export function socketPair(kind: SocketKind): [number, number] {
 export function closeFd(fd: number): void {
   // close() errors (EINTR/EIO) leave the fd closed on Linux; nothing useful to do with them.
   lib().close(fd);
+}
+
+/** A close-on-exec duplicate of `fd` (fcntl F_DUPFD_CLOEXEC): main hands a copy away and keeps its own. */
+export function dupFd(fd: number): number {
+  const r = lib().fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (r < 0) fail("fcntl(F_DUPFD_CLOEXEC)");
+  return r;
 }
 
 /** True if `fd` is an open descriptor of this process. */

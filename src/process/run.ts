@@ -19,6 +19,12 @@ export interface ServerContext {
   ready(): void;
   /** Loads the configuration again from the same file (for the SIGHUP reload hook). */
   reloadConfig(): Promise<ConfigResult>;
+  /** Privilege separation when run-as-user is set (false only with the OCSERV_PRIVSEP=0 escape hatch). */
+  readonly splitRequested?: boolean;
+  /** The command that re-executes this program (privsep workers); absent in tests that run in-process. */
+  readonly selfCommand?: readonly string[];
+  /** A running server can no longer work (e.g. its workers keep dying): log, clean up, exit 1. */
+  fatal?(message: string): void;
 }
 
 export type ServerResult =

@@ -20,7 +20,9 @@ import { MemorySessionStore, vhostSessionPolicy } from "./front/sessions.ts";
 import type { FrontSocket } from "./front/types.ts";
 import { TunnelManagerImpl, loadExposedIroutes, systemTimers } from "./tunnel/index.ts";
 import type { SocketTuner } from "./tunnel/manager.ts";
-import { VhostTlsError, loadVhostTls, type VhostTls } from "./vhost-tls.ts";
+import { VhostTlsError, loadKeyFile, loadVhostTls, type VhostTls } from "./vhost-tls.ts";
+import { SplitDtlsPlanner, SplitMain, SplitStartError, splitSocketTuner, dropPlanFor, loadKeyMaterial, splitDataPath, splitEnabled, startSplitServer, workerLogSpec } from "./split/main-side.ts";
+import type { DropPlan } from "../privsep/drop.ts";
 import { DtlsService } from "./dtls-service.ts";
 
 /** ocserv's TLS session cache is bounded; this many entries is ample for a router. */
@@ -91,9 +93,22 @@ export const runServer: RunServer = async (initial, ctx) => {
     return { kind: "failed", exitCode: 1, message: `cannot use tun devices: ${(e as Error).message}` };
   }
 
+  // Privilege separation (docs/privsep.md): unprivileged workers hold the connections and run the data
+  // paths, DTLS included (the worker gets the UDP socket main binds).
+  const splitMode = splitEnabled(config, ctx.splitRequested === true) && ctx.selfCommand !== undefined;
+  // run-as-user/run-as-group resolved now (NSS, before anything else): the workers drop to them, and
+  // the tun devices are given to them (TUNSETOWNER/TUNSETGROUP), as ocserv does.
+  let splitPlan: DropPlan | null = null;
+  if (splitMode) {
+    try {
+      splitPlan = dropPlanFor(config, ctx.options.traceable);
+    } catch (e) {
+      return { kind: "failed", exitCode: 1, message: `run-as-user/run-as-group: ${(e as Error).message}` };
+    }
+  }
   let dtls: DtlsService | null;
   try {
-    dtls = await DtlsService.start(() => config, log);
+    dtls = splitMode ? null : await DtlsService.start(() => config, log);
   } catch (e) {
     tuns.close();
     netlink.close();
@@ -128,8 +143,11 @@ export const runServer: RunServer = async (initial, ctx) => {
     random: randomBytes,
     probe,
     ...(dtls ? { dtls } : {}),
+    // Split: main plans DTLS (headers, MTU); the worker owns the UDP socket and runs the endpoint.
+    ...(splitMode ? { remoteDataPath: splitDataPath, ...(config.global["udp-port"] !== 0 ? { dtls: new SplitDtlsPlanner(() => config) } : {}) } : {}),
+    ...(splitPlan !== null && splitPlan.uid !== null && splitPlan.gid !== null ? { tunOwner: { uid: splitPlan.uid, gid: splitPlan.gid } } : {}),
     log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
-    socketTuner,
+    socketTuner: splitMode ? splitSocketTuner : socketTuner,
   });
 
   const front: Front = createFront({
@@ -221,30 +239,67 @@ export const runServer: RunServer = async (initial, ctx) => {
     };
   };
 
-  const onAcceptError = (e: unknown) => log.error(`accepting a connection failed: ${(e as Error).message}`);
-  let listener: TcpListener;
+  // Privilege separation (docs/privsep.md): with run-as-user, an unprivileged worker accepts and serves
+  // the connections; this process keeps keys, auth, sessions, leases, tun devices and scripts.
+  let split: SplitMain | null = null;
+  let listener: TcpListener | null = null;
   const host = config.global["listen-host"];
   const port = config.global["tcp-port"];
-  try {
-    listener = listenTcp({ hostname: host ?? "::", port, onAcceptError }, onConnection);
-  } catch (e) {
-    if (host === null) {
-      // No IPv6 on this host: fall back to IPv4 only.
-      try {
-        listener = listenTcp({ hostname: "0.0.0.0", port, onAcceptError }, onConnection);
-      } catch (e2) {
-        return { kind: "failed", exitCode: 1, message: `cannot listen on TCP port ${port}: ${(e2 as Error).message}` };
-      }
-    } else {
-      return { kind: "failed", exitCode: 1, message: `cannot listen on ${host}:${port}: ${(e as Error).message}` };
+  if (splitPlan !== null && ctx.selfCommand !== undefined) {
+    try {
+      split = (
+        await startSplitServer({
+          config: () => config,
+          configPath: ctx.options.config,
+          plan: splitPlan,
+          workerLog: workerLogSpec(ctx.options, config),
+          command: ctx.selfCommand,
+          sessions,
+          bans,
+          authenticatorFor: (name) => authenticators.get(name) ?? authenticators.get(null)!,
+          tunnels,
+          settingsFor: (vhost, user, group) => loadSessionSettings(vhost, user, group),
+          loadKey: loadKeyFile,
+          log,
+          onGiveUp: (e) => {
+            if (ctx.fatal) ctx.fatal(`workers cannot be kept running: ${e.message}`);
+            else log.error(`workers cannot be kept running: ${e.message}`);
+          },
+        })
+      ).split;
+    } catch (e) {
+      tunnels.close();
+      dtls?.close();
+      tuns.close();
+      netlink.close();
+      return { kind: "failed", exitCode: 1, message: e instanceof SplitStartError ? e.message : `cannot start the workers: ${(e as Error).message}` };
     }
+    log.info(`listening (TCP) on ${host ?? "*"}:${port} through ${split.workers.length} unprivileged worker(s)`);
+  } else {
+    const onAcceptError = (e: unknown) => log.error(`accepting a connection failed: ${(e as Error).message}`);
+    try {
+      listener = listenTcp({ hostname: host ?? "::", port, onAcceptError }, onConnection);
+    } catch (e) {
+      if (host === null) {
+        // No IPv6 on this host: fall back to IPv4 only.
+        try {
+          listener = listenTcp({ hostname: "0.0.0.0", port, onAcceptError }, onConnection);
+        } catch (e2) {
+          return { kind: "failed", exitCode: 1, message: `cannot listen on TCP port ${port}: ${(e2 as Error).message}` };
+        }
+      } else {
+        return { kind: "failed", exitCode: 1, message: `cannot listen on ${host}:${port}: ${(e as Error).message}` };
+      }
+    }
+    log.info(`listening (TCP) on ${host ?? "*"}:${port}`);
   }
-  log.info(`listening (TCP) on ${host ?? "*"}:${port}`);
 
   ctx.lifecycle.onShutdown(async (reason) => {
     log.info(`shutting down: ${reason}`);
-    listener.stop(true);
+    listener?.stop(true);
+    // Tunnels end as server-disconnect first (a worker's get a Disconnect), then the workers stop.
     tunnels.close();
+    await split?.stop();
     dtls?.close();
     pinger?.close();
     tuns.close();
@@ -272,6 +327,13 @@ export const runServer: RunServer = async (initial, ctx) => {
     // ban settings (max-ban-score, ban-time, points) are reloadable; the scores collected so far stay.
     bans.updateConfig(banConfig(next));
     front.reload(next);
+    if (split !== null) {
+      try {
+        split.reload(loadKeyMaterial(next, ctx.options.config, loadKeyFile));
+      } catch (e) {
+        log.error(`reload: the workers keep their configuration: ${(e as Error).message}`);
+      }
+    }
     log.info("configuration reloaded");
   });
 

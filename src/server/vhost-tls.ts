@@ -40,6 +40,9 @@ const ALERT_FOR: Record<ChainErrorCode, AlertDescription> = {
   "crl-expired": "certificate_unknown",
 };
 
+/** Reads a certificate, CA or CRL file; a privsep worker substitutes the bytes main sent it. */
+export type FileReader = (path: string, what: string) => Uint8Array;
+
 function readFile(path: string, what: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(path));
@@ -51,7 +54,7 @@ function readFile(path: string, what: string): Uint8Array {
 /** A key wrapper point: private-key operations stay behind the PrivateKey interface (sec-mod spirit). */
 export type KeyLoader = (path: string) => PrivateKey;
 
-const loadKeyFile: KeyLoader = (path) => {
+export const loadKeyFile: KeyLoader = (path) => {
   try {
     return loadPrivateKey(readFile(path, "server-key"));
   } catch (e) {
@@ -60,13 +63,13 @@ const loadKeyFile: KeyLoader = (path) => {
   }
 };
 
-function buildVhost(vhost: VhostConfig, onRejected: (vhost: VhostConfig, reason: string) => void, now: () => Date, loadKey: KeyLoader): VhostTls {
+function buildVhost(vhost: VhostConfig, onRejected: (vhost: VhostConfig, reason: string) => void, now: () => Date, loadKey: KeyLoader, read: FileReader): VhostTls {
   const o = vhost.options;
   const credentials: TlsCredentials[] = o["server-cert"].map((certPath, i) => {
     const keyPath = o["server-key"][i]!;
     let chain: Certificate[];
     try {
-      chain = loadCertificates(readFile(certPath, "server-cert"));
+      chain = loadCertificates(read(certPath, "server-cert"));
     } catch (e) {
       if (e instanceof VhostTlsError) throw e;
       throw new VhostTlsError(`server-cert ${certPath}: ${(e as Error).message}`);
@@ -80,7 +83,7 @@ function buildVhost(vhost: VhostConfig, onRejected: (vhost: VhostConfig, reason:
   let anchors: Certificate[] = [];
   if (o["ca-cert"] !== null) {
     try {
-      anchors = loadCertificates(readFile(o["ca-cert"], "ca-cert"));
+      anchors = loadCertificates(read(o["ca-cert"], "ca-cert"));
     } catch (e) {
       if (e instanceof VhostTlsError) throw e;
       throw new VhostTlsError(`ca-cert ${o["ca-cert"]}: ${(e as Error).message}`);
@@ -89,7 +92,7 @@ function buildVhost(vhost: VhostConfig, onRejected: (vhost: VhostConfig, reason:
   let crls: Crl[] = [];
   if (o.crl !== null) {
     try {
-      crls = loadCrls(readFile(o.crl, "crl"));
+      crls = loadCrls(read(o.crl, "crl"));
     } catch (e) {
       if (e instanceof VhostTlsError) throw e;
       throw new VhostTlsError(`crl ${o.crl}: ${(e as Error).message}`);
@@ -124,8 +127,9 @@ export function loadVhostTls(
   onRejected: (vhost: VhostConfig, reason: string) => void,
   now: () => Date = () => new Date(),
   loadKey: KeyLoader = loadKeyFile,
+  read: FileReader = readFile,
 ): ReadonlyMap<string | null, VhostTls> {
   const out = new Map<string | null, VhostTls>();
-  for (const v of [config.defaultVhost, ...config.vhosts]) out.set(v.name, buildVhost(v, onRejected, now, loadKey));
+  for (const v of [config.defaultVhost, ...config.vhosts]) out.set(v.name, buildVhost(v, onRejected, now, loadKey, read));
   return out;
 }

@@ -191,7 +191,17 @@ export interface LinuxTunFactoryOptions {
   readonly busyPollMs?: number;
 }
 
-export function createLinuxTunFactory(opts: LinuxTunFactoryOptions = {}): TunFactory {
+/** The Linux factory can also adopt a tun fd opened by another process (privsep: main opens, the worker runs). */
+export interface LinuxTunFactory extends TunFactory {
+  /**
+   * Wraps an attached tun descriptor received from main (already TUNSETIFF'd and non-blocking: the
+   * flags live in the shared open file description). No ioctl is made: the worker may not have
+   * CAP_NET_ADMIN, and the device is configured already. The device closes `fd` when closed.
+   */
+  adoptTun(fd: number, info: { readonly name: string; readonly index: number }): TunDevice;
+}
+
+export function createLinuxTunFactory(opts: LinuxTunFactoryOptions = {}): LinuxTunFactory {
   const libc = opts.libc ?? loadLibc();
   const shared = typeof opts.readiness === "object";
   const readiness: Readiness = typeof opts.readiness === "object" ? opts.readiness : createReadiness(libc, opts.readiness ?? "epoll-worker");
@@ -239,6 +249,15 @@ export function createLinuxTunFactory(opts: LinuxTunFactoryOptions = {}): TunFac
       if (index === 0) fail(fd, "ioctl-failed", `cannot find the index of ${name}`, "if_nametoindex");
 
       const dev = new LinuxTunDevice(libc, readiness, fd, name, index, busyPollMs, (d) => devices.delete(d));
+      devices.add(dev);
+      return dev;
+    },
+    adoptTun(fd: number, info: { readonly name: string; readonly index: number }): TunDevice {
+      if (closed) throw new TunError("closed", "the tun factory is closed");
+      if (!Number.isInteger(fd) || fd < 0) throw new TunError("bad-argument", `${fd} is not a descriptor`);
+      const bad = checkInterfaceName(info.name);
+      if (bad !== null || info.name.includes("%")) throw new TunError("bad-name", bad ?? `"${info.name}" is a pattern, not a device name`);
+      const dev = new LinuxTunDevice(libc, readiness, fd, info.name, info.index, busyPollMs, (d) => devices.delete(d));
       devices.add(dev);
       return dev;
     },

@@ -147,10 +147,11 @@ export class Lab {
     return `${user}:${groups}:${r.stdout.trim()}\n`;
   }
 
-  async startServer(configText: string, extraArgs: string[] = []): Promise<Server> {
+  async startServer(configText: string, extraArgs: string[] = [], env?: Record<string, string>): Promise<Server> {
     const conf = this.write("ocserv.conf", configText);
     const logPath = this.path(`server-${this.servers.length}.log`);
     const proc = Bun.spawn(["ip", "netns", "exec", this.srvNs, BINARY, "-f", "-e", "-c", conf, ...extraArgs], {
+      ...(env !== undefined ? { env: { ...(process.env as Record<string, string>), ...env } } : {}),
       stdout: Bun.file(logPath),
       stderr: Bun.file(logPath),
       stdin: "ignore",
