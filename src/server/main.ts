@@ -24,6 +24,7 @@ import { VhostTlsError, loadKeyFile, loadVhostTls, type VhostTls } from "./vhost
 import { SplitDtlsPlanner, SplitMain, SplitStartError, splitSocketTuner, dropPlanFor, loadKeyMaterial, splitDataPath, splitEnabled, startSplitServer, workerLogSpec } from "./split/main-side.ts";
 import type { DropPlan } from "../privsep/drop.ts";
 import { DtlsService } from "./dtls-service.ts";
+import { SessionFirewall, createNftRunner, findNft } from "./firewall/index.ts";
 
 /** ocserv's TLS session cache is bounded; this many entries is ample for a router. */
 const TLS_SESSION_CACHE_ENTRIES = 8192;
@@ -132,8 +133,16 @@ export const runServer: RunServer = async (initial, ctx) => {
   let socketOptions: SocketOptions | null = null;
   const socketTuner: SocketTuner = { apply: (t, o) => (socketOptions ??= new SocketOptions()).apply(t, o) };
 
+  // restrict-user-to-routes/ports: one nftables table for the server. Rules a crashed earlier run left
+  // behind would otherwise apply to a new session that reuses the device name, so clear them once now.
+  const firewall = new SessionFirewall(createNftRunner());
+  if (findNft() !== null) {
+    await firewall.reset().catch((e: unknown) => log.warn(`cannot clear old firewall rules: ${(e as Error).message}`));
+  }
+
   const tunnels = new TunnelManagerImpl({
     config: () => config,
+    firewall,
     settingsFor: (vhost, user, group) => loadSessionSettings(vhost, user, group),
     exposedIroutes: (vhost) => loadExposedIroutes(vhost),
     sessions,
@@ -299,6 +308,8 @@ export const runServer: RunServer = async (initial, ctx) => {
     listener?.stop(true);
     // Tunnels end as server-disconnect first (a worker's get a Disconnect), then the workers stop.
     tunnels.close();
+    // Wait for the nft removals of the sessions just ended, so none outlives the server.
+    await tunnels.firewallIdle();
     await split?.stop();
     dtls?.close();
     pinger?.close();

@@ -47,6 +47,25 @@ suite("openconnect with restrict-user-to-routes / restrict-user-to-ports", () =>
     return r.code === 0;
   }
 
+  test("rules a crashed earlier run left behind are cleared when the server starts", async () => {
+    // A stale per-device chain that would drop everything from vpns0, as a killed server could leave it.
+    const stale = await sh(`ip netns exec ${lab.srvNs} ${nft} -f - <<'EOF'
+table inet ocserv {
+  chain in-vpns0 { }
+  chain input { type filter hook input priority 0; iifname "vpns0" drop; }
+}
+EOF`);
+    expect(stale.code).toBe(0);
+    expect(await serverRuleset()).toContain("in-vpns0");
+    await withServer("", async () => {
+      expect(await serverRuleset()).not.toContain("table inet ocserv");
+      const c = await lab.connect({ user: "test", password: "secret", pin: certs.pin, args: ["--no-dtls"] });
+      expect(c.up).toBe(true);
+      expect(await lab.ping(lab.cliNs, `10.${net}.0.1`, 2)).toBe(true);
+      await c.stop();
+    });
+  }, 60_000);
+
   test("without restriction an address outside the routes is reachable (the control case)", async () => {
     await withServer("", async () => {
       const c = await connectWithOutsideRoute(["--no-dtls"]);
