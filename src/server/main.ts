@@ -12,27 +12,23 @@ import { applyReload, formatDiagnostic, loadSessionSettings } from "../config/in
 import { randomBytes } from "../crypto/index.ts";
 import { BanTracker, createAuthenticator, type Authenticator } from "../auth/index.ts";
 import { IcmpPinger, SocketOptions, listenTcp, type TcpConnection, type TcpListener } from "../net/index.ts";
-import { SessionCache, TlsServerConnection } from "../tls/index.ts";
+import { SessionCache } from "../tls/index.ts";
 import { RtNetlink, createLinuxTunFactory, createReadiness, loadLibc } from "../tun/index.ts";
 import type { RunServer, ServerContext } from "../process/run.ts";
 import { createFront, type Front } from "./front/server.ts";
 import { MemorySessionStore, vhostSessionPolicy } from "./front/sessions.ts";
-import type { FrontSocket } from "./front/types.ts";
 import { TunnelManagerImpl, loadExposedIroutes, systemTimers } from "./tunnel/index.ts";
 import type { SocketTuner } from "./tunnel/manager.ts";
 import { VhostTlsError, loadKeyFile, loadVhostTls, type VhostTls } from "./vhost-tls.ts";
 import { SplitDtlsPlanner, SplitMain, SplitStartError, splitSocketTuner, dropPlanFor, loadKeyMaterial, splitDataPath, splitEnabled, startSplitServer, workerLogSpec } from "./split/main-side.ts";
 import type { DropPlan } from "../privsep/drop.ts";
 import { DtlsService } from "./dtls-service.ts";
+import { serveConnection } from "./serve-connection.ts";
 import { SessionFirewall, createNftRunner, findNft } from "./firewall/index.ts";
 
 /** ocserv's TLS session cache is bounded; this many entries is ample for a router. */
 const TLS_SESSION_CACHE_ENTRIES = 8192;
 
-/** Bun reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d; the rest of the server wants a.b.c.d. */
-function plainAddress(a: string): string {
-  return a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
-}
 
 function banConfig(config: Config) {
   const g = config.global;
@@ -181,71 +177,7 @@ export const runServer: RunServer = async (initial, ctx) => {
       return { data() {}, close() {} };
     }
     active++;
-    const def = tlsFor(config.defaultVhost);
-    const tls = new TlsServerConnection({
-      credentials: def.credentials,
-      policy: def.policy,
-      clientAuth: def.clientAuth,
-      verifyClientChain: def.verifyClientChain,
-      sessionCache,
-      selectBySni: (sni) => {
-        const v = tlsFor(config.vhostFor(sni));
-        return { credentials: v.credentials, policy: v.policy, clientAuth: v.clientAuth, verifyClientChain: v.verifyClientChain };
-      },
-    });
-    const socket: FrontSocket = {
-      send: (b) => conn.send(b),
-      end: () => conn.end(),
-      remoteAddress: plainAddress(conn.remoteAddress),
-      remotePort: conn.remotePort,
-      localAddress: plainAddress(conn.localAddress),
-      localPort: conn.localPort,
-    };
-    const fc = front.handleConnection({ socket, tls });
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    const rearm = () => {
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      const at = fc.nextDeadline();
-      if (at !== null && !fc.closed) {
-        timer = setTimeout(() => {
-          timer = null;
-          fc.onTimer();
-          rearm();
-        }, Math.max(0, at - Date.now()));
-      }
-    };
-    rearm();
-    let closed = false;
-    return {
-      data(bytes: Uint8Array) {
-        // onData is meant never to throw or reject (it returns a promise only while an auth step is
-        // pending); should a bug slip through, it ends this connection, not the process (cli.ts
-        // exits on uncaught errors and unhandled rejections).
-        const fail = (e: unknown) => {
-          log.error(`connection from ${socket.remoteAddress} failed: ${e instanceof Error ? e.message : String(e)}`);
-          conn.destroy();
-        };
-        try {
-          const p = fc.onData(bytes);
-          if (p) p.then(rearm, fail);
-          else rearm();
-        } catch (e) {
-          fail(e);
-        }
-      },
-      close() {
-        if (closed) return;
-        closed = true;
-        active--;
-        if (timer !== null) clearTimeout(timer);
-        try {
-          fc.onPeerClosed();
-        } catch (e) {
-          log.error(`closing the connection from ${socket.remoteAddress} failed: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      },
-    };
+    return serveConnection({ conn, config, front, tlsFor, sessionCache, log, onClosed: () => active-- });
   };
 
   // Privilege separation (docs/privsep.md): with run-as-user, an unprivileged worker accepts and serves

@@ -25,19 +25,21 @@ import { createLinuxTunFactory, type LinuxTunFactory } from "../../tun/index.ts"
 import type { TunDevice } from "../../tun/device.ts";
 import { Tunnel } from "../tunnel/tunnel.ts";
 import { CSTP_HEADER_LEN } from "../tunnel/cstp.ts";
+import { pumpTun } from "../tunnel/tun-reader.ts";
 import { PERIODIC_CHECK_MS, systemTimers } from "../tunnel/manager.ts";
 import type { DtlsMtuContext } from "../tunnel/mtu-discovery.ts";
 import { RemotePrivateKey } from "../../privsep/remote-key.ts";
 import type { SyncClient } from "../../privsep/sync-client.ts";
 import { enterWorker, type WorkerContext } from "../../privsep/worker.ts";
-import { SessionCache, TlsServerConnection } from "../../tls/index.ts";
+import { SessionCache } from "../../tls/index.ts";
 import type { ConnectOutcome, ConnectRequest, DisconnectReason, SessionRecord, TunnelManager } from "../contract.ts";
 import { SessionError } from "../front/errors.ts";
 import type { FrontSessions } from "../front/exchange.ts";
 import type { AdmitResult, NewSession } from "../front/sessions.ts";
 import { createFront, type Front } from "../front/server.ts";
-import type { Authenticator, BanTracker, FrontSocket } from "../front/types.ts";
+import type { Authenticator, BanTracker } from "../front/types.ts";
 import { VhostTlsError, loadVhostTls, type VhostTls } from "../vhost-tls.ts";
+import { plainAddress, serveConnection } from "../serve-connection.ts";
 import {
   SplitMsg,
   decodeAdmitResult,
@@ -71,11 +73,6 @@ const SOCK_DGRAM = 2;
 
 /** ocserv's TLS session cache is bounded; per worker here. */
 const TLS_SESSION_CACHE_ENTRIES = 8192;
-
-/** Bun reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d; the rest of the server wants a.b.c.d. */
-function plainAddress(a: string): string {
-  return a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
-}
 
 /** The worker's handle on a backend state held by main. */
 interface RemoteAuthState extends AuthState {
@@ -291,36 +288,10 @@ function remoteTunnels(control: Channel, sync: SyncClient, tuns: LinuxTunFactory
         }
       }
       if (a.socket !== null) tune(t, a.socket);
-      pumpTun(device, tunnel, a.params.readBufferSize, log);
+      pumpTun(device, tunnel, a.params.readBufferSize - CSTP_HEADER_LEN, (e) => log.warn(`reading ${device.name} failed: ${(e as Error).message}`));
       return { ok: true, head: a.head, tunnel };
     },
   };
-}
-
-/** Packets read from the tun per readiness callback (as the tunnel manager does in-process). */
-const READ_BATCH = 32;
-
-/** Reads tun packets in batches into pooled buffers with CSTP header room, into the Tunnel. */
-function pumpTun(device: TunDevice, tunnel: Tunnel, size: number, log: Logger): void {
-  const bufs: Uint8Array[] = [];
-  for (let i = 0; i < READ_BATCH; i++) bufs.push(new Uint8Array(size));
-  const sizes = new Int32Array(READ_BATCH);
-  device.onReadable(() => {
-    if (tunnel.ended) {
-      device.pause();
-      return;
-    }
-    let n: number;
-    try {
-      n = device.readBatch(bufs, sizes, CSTP_HEADER_LEN);
-    } catch (e) {
-      log.warn(`reading ${device.name} failed: ${(e as Error).message}`);
-      tunnel.end("error");
-      return;
-    }
-    for (let i = 0; i < n; i++) tunnel.fromTun(bufs[i]!, sizes[i]!);
-    tunnel.afterTunBatch();
-  });
 }
 
 interface Built {
@@ -496,69 +467,15 @@ export async function runWorker(): Promise<number | null> {
       conn.destroy();
       return { data() {}, close() {} };
     }
-    const def = tlsFor(config.defaultVhost);
-    const tls = new TlsServerConnection({
-      credentials: def.credentials,
-      policy: def.policy,
-      clientAuth: def.clientAuth,
-      verifyClientChain: def.verifyClientChain,
+    return serveConnection({
+      conn,
+      config,
+      front,
+      tlsFor,
       sessionCache,
-      selectBySni: (sni) => {
-        const v = tlsFor(config.vhostFor(sni));
-        return { credentials: v.credentials, policy: v.policy, clientAuth: v.clientAuth, verifyClientChain: v.verifyClientChain };
-      },
+      log,
+      onClosed: () => ctx.control.notify(SplitMsg.ConnectionClosed, new Uint8Array(0)),
     });
-    const socket: FrontSocket = {
-      send: (b) => conn.send(b),
-      end: () => conn.end(),
-      remoteAddress,
-      remotePort: conn.remotePort,
-      localAddress: plainAddress(conn.localAddress),
-      localPort: conn.localPort,
-    };
-    const fc = front.handleConnection({ socket, tls });
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    const rearm = () => {
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      const at = fc.nextDeadline();
-      if (at !== null && !fc.closed) {
-        timer = setTimeout(() => {
-          timer = null;
-          fc.onTimer();
-          rearm();
-        }, Math.max(0, at - Date.now()));
-      }
-    };
-    rearm();
-    let closed = false;
-    return {
-      data(bytes: Uint8Array) {
-        // A bug in connection handling ends this connection, not the worker.
-        const fail = (e: unknown) => {
-          log.error(`connection from ${remoteAddress} failed: ${e instanceof Error ? e.message : String(e)}`);
-          conn.destroy();
-        };
-        try {
-          const p = fc.onData(bytes);
-          if (p) p.then(rearm, fail);
-          else rearm();
-        } catch (e) {
-          fail(e);
-        }
-      },
-      close() {
-        if (closed) return;
-        closed = true;
-        ctx.control.notify(SplitMsg.ConnectionClosed, new Uint8Array(0));
-        if (timer !== null) clearTimeout(timer);
-        try {
-          fc.onPeerClosed();
-        } catch (e) {
-          log.error(`closing the connection from ${remoteAddress} failed: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      },
-    };
   };
 
   // DPD, idle and session timeouts of the tunnels this worker runs (ocserv: every 10 s), and their byte

@@ -45,6 +45,7 @@ import { dtlsMtuContext, type DtlsMtuContext } from "./mtu-discovery.ts";
 import { createShellRunner, routeCommand, scriptEnv, type ScriptContext, type ScriptRunner } from "./scripts.ts";
 import { SessionFirewall, createNftRunner, firewallPolicy, type FirewallPolicy } from "../firewall/index.ts";
 import { Tunnel, type TunnelOptions } from "./tunnel.ts";
+import { pumpTun } from "./tun-reader.ts";
 
 /** Kernel-side configuration of a tun device (src/tun RtNetlink satisfies it). */
 export interface TunNetworking {
@@ -156,8 +157,6 @@ export interface DtlsIntegration {
 
 /** ocserv runs periodic_check from a 10 s timer. */
 export const PERIODIC_CHECK_MS = 10_000;
-/** Packets read from the tun per readiness callback. */
-const READ_BATCH = 32;
 /** Extra room over the link MTU for packets from the client (headers of other stacks, DPD padding). */
 const RX_SLACK = 256;
 
@@ -598,7 +597,7 @@ export class TunnelManagerImpl implements TunnelManager {
     this.live.set(key, live);
     if (local) {
       if (dtlsPlan && mtuContext) live.udp = dtlsPlan.attach(local, mtu.dataMtu, mtuContext);
-      this.startReading(device, local, mtu);
+      pumpTun(device, local, Math.max(mtu.linkMtu, mtu.dataMtu, 1500), (e) => this.deps.log?.warn(`reading ${device.name} failed: ${errorText(e)}`));
     }
     this.deps.sessions.connected(session.sid);
     if (client.hostname !== null && g["host-update-script"]) {
@@ -665,29 +664,6 @@ export class TunnelManagerImpl implements TunnelManager {
     return extra.length === 0 ? routes : Object.freeze([...routes, ...extra]);
   }
 
-  /** Reads tun packets in batches into pooled buffers with 8 bytes of header room. */
-  private startReading(device: TunDevice, tunnel: Tunnel, mtu: MtuResult): void {
-    const size = CSTP_HEADER_LEN + Math.max(mtu.linkMtu, mtu.dataMtu, 1500);
-    const bufs: Uint8Array[] = [];
-    for (let i = 0; i < READ_BATCH; i++) bufs.push(new Uint8Array(size));
-    const sizes = new Int32Array(READ_BATCH);
-    device.onReadable(() => {
-      if (tunnel.ended) {
-        device.pause();
-        return;
-      }
-      let n: number;
-      try {
-        n = device.readBatch(bufs, sizes, CSTP_HEADER_LEN);
-      } catch (e) {
-        this.deps.log?.warn(`reading ${device.name} failed: ${errorText(e)}`);
-        tunnel.end("error");
-        return;
-      }
-      for (let i = 0; i < n; i++) tunnel.fromTun(bufs[i]!, sizes[i]!);
-      tunnel.afterTunBatch();
-    });
-  }
 
   /** Takes the leases of a live tunnel on this cookie and ends it; the cookie stays valid. */
   private supersede(old: LiveTunnel): LeaseHolder {
