@@ -35,7 +35,9 @@ class GcmAead implements Aead {
     if (nonce.length !== GCM_NONCE) throw new CryptoError("bad-input", "GCM nonce must be 12 bytes");
     const total = plaintext.length + GCM_TAG;
     if (outOffset < 0 || outOffset + total > out.length) throw new CryptoError("bad-input", "seal output buffer too small");
-    const c = createCipheriv(this.alg, this.#key, nonce, { authTagLength: GCM_TAG });
+    // No options object: GCM's default tag is 16 bytes, and passing { authTagLength } costs ~10% of a
+    // 1400-byte seal in Bun (measured; a KeyObject and raw key bytes cost the same).
+    const c = createCipheriv(this.alg, this.#key, nonce);
     c.setAAD(aad);
     // update() returns a fresh buffer, so `out` may alias `plaintext` (in-place records).
     const ct = c.update(plaintext);
@@ -51,7 +53,9 @@ class GcmAead implements Aead {
     const n = ciphertextAndTag.length - GCM_TAG;
     if (n < 0) return -1;
     if (outOffset < 0 || outOffset + n > out.length) throw new CryptoError("bad-input", "open output buffer too small");
-    const d = createDecipheriv(this.alg, this.#key, nonce, { authTagLength: GCM_TAG });
+    // The tag handed over is always exactly GCM_TAG bytes, so no truncated tag can be accepted even
+    // without the authTagLength option (left out for speed, as in seal).
+    const d = createDecipheriv(this.alg, this.#key, nonce);
     d.setAuthTag(ciphertextAndTag.subarray(n));
     d.setAAD(aad);
     const pt = d.update(ciphertextAndTag.subarray(0, n));

@@ -185,8 +185,10 @@ export class Channel<T> {
     const k = this.current;
     if (k === null || c.epoch !== k.write.epoch) return false;
     if (!k.window.check(c.seq)) return false;
-    const pt = k.read.open(c, d);
-    if (pt === null) return false;
+    // The plaintext is d[s, s + n): opened in place, without a view per step (each costs ~40 ns).
+    const n = k.read.openInPlace(c, d);
+    if (n < 0) return false;
+    const s = c.start;
     k.window.update(c.seq);
     this.lastReceivedAt = now;
     if (this.peer !== null && !samePeer(this.peer, from)) {
@@ -197,15 +199,20 @@ export class Channel<T> {
     }
     if (c.type === ContentType.alert) {
       // RFC 5246 §7.2.1: close_notify (or any fatal alert) ends this DTLS session; CSTP is untouched.
-      if (pt.length === 2 && (pt[0] === 2 || pt[1] === 0)) {
+      if (n === 2 && (d[s] === 2 || d[s + 1] === 0)) {
         this.current = null;
         this.closed = true;
-        out.events.push({ owner: this.owner, event: { kind: "closed", alert: pt[1]! } });
+        out.events.push({ owner: this.owner, event: { kind: "closed", alert: d[s + 1]! } });
       }
       return true;
     }
-    if (c.type !== ContentType.application_data || pt.length === 0) return true;
-    this.onPacket(pt, out);
+    if (c.type !== ContentType.application_data || n === 0) return true;
+    // The packet path: a DATA payload is handed on as the one view of the decrypted bytes.
+    if (d[s] === PacketType.DATA) {
+      if (n > 1) out.deliver.push({ owner: this.owner, type: PacketType.DATA, payload: d.subarray(s + 1, s + n) });
+      return true;
+    }
+    this.onPacket(d.subarray(s, s + n), out);
     return true;
   }
 
@@ -280,17 +287,35 @@ export class Channel<T> {
 
   /** Seals type byte + payload without building the concatenation first. */
   sealPacket(type: number, payload: Uint8Array): Uint8Array | null {
+    const need = this.sealedPacketLength(payload.length);
+    if (need < 0) return null;
+    const out = new Uint8Array(need);
+    const n = this.sealPacketInto(type, payload, out);
+    return n === out.length ? out : out.subarray(0, n);
+  }
+
+  /** Bytes sealPacket needs for a payload of n bytes, or -1 when nothing can be sealed now. */
+  sealedPacketLength(n: number): number {
     const k = this.current;
-    if (k === null || k.write.cipher === null) return null;
+    if (k === null || k.write.cipher === null || 1 + n > MAX_PLAINTEXT || k.write.seq >= 0xffff_ffff_ffff) return -1;
+    return DTLS_HEADER + k.write.cipher.overhead(1 + n);
+  }
+
+  /**
+   * sealPacket into the caller's buffer at offset 0 (the send path seals into a pooled buffer instead
+   * of allocating one per packet); returns the record's length, or -1 when nothing can be sealed now
+   * or `out` is shorter than sealedPacketLength(payload.length). `payload` must not overlap `out`.
+   */
+  sealPacketInto(type: number, payload: Uint8Array, out: Uint8Array): number {
+    const need = this.sealedPacketLength(payload.length);
+    if (need < 0 || out.length < need) return -1;
+    const k = this.current!;
+    const cipher = k.write.cipher!;
     const len = 1 + payload.length;
-    if (len > MAX_PLAINTEXT || k.write.seq >= 0xffff_ffff_ffff) return null;
-    const cipher = k.write.cipher;
-    const out = new Uint8Array(DTLS_HEADER + cipher.overhead(len));
     const po = cipher.plaintextOffset();
     out[po] = type;
     out.set(payload, po + 1);
-    const n = cipher.seal(ContentType.application_data, k.version, k.write.epoch, k.write.seq++, out.subarray(po, po + len), out, 0);
-    return n === out.length ? out : out.subarray(0, n);
+    return cipher.seal(ContentType.application_data, k.version, k.write.epoch, k.write.seq++, out.subarray(po, po + len), out, 0);
   }
 }
 

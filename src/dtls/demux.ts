@@ -81,13 +81,26 @@ export interface DtlsEndpoint<T> {
   register(reg: DtlsRegistration<T>): DtlsSessionHandle<T>;
   /** Forgets the session; returns a close_notify for the client if DTLS was established. */
   unregister(h: DtlsSessionHandle<T>): Datagram[];
-  handleDatagram(bytes: Uint8Array, addr: string, port: number): DtlsResult<T>;
+  /**
+   * One datagram. With `out`, results are appended to it and it is returned (unless nothing matched):
+   * a caller that consumes the results at once and empties the arrays reuses one outbox for every
+   * datagram instead of allocating one per datagram.
+   */
+  handleDatagram(bytes: Uint8Array, addr: string, port: number, out?: Outbox<T>): DtlsResult<T>;
   /** Runs handshake retransmission timers that are due. */
   onTimer(): DtlsResult<T>;
   /** The earliest handshake retransmission deadline, or null. */
   nextDeadline(): number | null;
   /** One CSTP packet type + payload as one DTLS record; null when DTLS is not established. */
   send(h: DtlsSessionHandle<T>, type: number, payload: Uint8Array): Datagram | null;
+  /** Bytes sealInto needs for a payload of n bytes, or -1 when DTLS cannot carry it now. */
+  sealedLength(h: DtlsSessionHandle<T>, n: number): number;
+  /**
+   * send() into the caller's buffer (offset 0), for a send path that pools its buffers: returns the
+   * record's length, or -1 when DTLS is not established (no peer either) or `out` is too short. The
+   * datagram goes to h.peer.
+   */
+  sealInto(h: DtlsSessionHandle<T>, type: number, payload: Uint8Array, out: Uint8Array): number;
   /** Negotiated parameters; `description` is GnuTLS's gnutls_session_get_desc form that occtl shows, e.g. "(DTLS1.2)-(PSK)-(AES-256-GCM)". */
   describe(h: DtlsSessionHandle<T>): { version: DtlsVersionName; suite: string; description: string } | null;
   readonly stats: Readonly<DtlsStats>;
@@ -233,7 +246,7 @@ export function createDtlsEndpoint<T>(opts: DtlsEndpointOptions = {}): DtlsEndpo
       return out;
     },
 
-    handleDatagram(d, addr, port) {
+    handleDatagram(d, addr, port, reuse) {
       // Cheap checks first: nothing below allocates until the datagram matches a session.
       if (d.length < DTLS_HEADER || !plausibleVersion(d[1]!, d[2]!)) {
         stats.dropped++;
@@ -255,15 +268,17 @@ export function createDtlsEndpoint<T>(opts: DtlsEndpointOptions = {}): DtlsEndpo
             stats.dropped++;
             return EMPTY_RESULT;
           }
-          const out = fresh();
+          const out = reuse ?? fresh();
           feed(ch, d, { addr, port }, t, out);
           return out;
         }
       }
       ch = byAddr.get(addr)?.get(port);
       if (ch !== undefined) {
-        const out = fresh();
-        feed(ch, d, { addr, port }, t, out);
+        const out = reuse ?? fresh();
+        // The packet path: a datagram from the established peer reuses its (immutable) Peer object.
+        const p = ch.peer;
+        feed(ch, d, p !== null && p.port === port && p.addr === addr ? p : { addr, port }, t, out);
         return out;
       }
       // Roaming: same IP, new port (NAT rebinding), or a new address altogether is only reachable via
@@ -274,10 +289,17 @@ export function createDtlsEndpoint<T>(opts: DtlsEndpointOptions = {}): DtlsEndpo
         for (const cand of new Set(sameIp.values())) {
           if (tried++ >= MAX_ROAMING_CANDIDATES) break;
           if (cand.current === null || t - cand.lastRebindAt < 3000) continue;
+          // A fresh outbox per candidate (also with `reuse`): a failed attempt's output is discarded.
           const out = fresh();
           const before = cand.peer;
           feed(cand, d, { addr, port }, t, out);
-          if (cand.peer !== before) return out;
+          if (cand.peer !== before) {
+            if (reuse === undefined) return out;
+            reuse.sendTo.push(...out.sendTo);
+            reuse.deliver.push(...out.deliver);
+            reuse.events.push(...out.events);
+            return reuse;
+          }
           cand.lastRebindAt = t; // a failed attempt also counts, as ocserv's udp_fd_receive_time does
         }
       }
@@ -314,6 +336,16 @@ export function createDtlsEndpoint<T>(opts: DtlsEndpointOptions = {}): DtlsEndpo
       if (ch.peer === null) return null;
       const bytes = ch.sealPacket(type, payload);
       return bytes === null ? null : { bytes, addr: ch.peer.addr, port: ch.peer.port };
+    },
+
+    sealedLength(h, n) {
+      return (h as Channel<T>).sealedPacketLength(n);
+    },
+
+    sealInto(h, type, payload, out) {
+      const ch = h as Channel<T>;
+      if (ch.peer === null) return -1;
+      return ch.sealPacketInto(type, payload, out);
     },
 
     describe(h) {

@@ -122,6 +122,25 @@ export class EpochCipher {
     return pt;
   }
 
+  /**
+   * open() without allocating views: decrypts in place and returns the plaintext's length, the
+   * plaintext being d[c.start, c.start + n); -1 when authentication fails. (CBC records are opened
+   * into a separate buffer by Cbc12 and copied over the consumed fragment.)
+   */
+  openInPlace(c: RecordCursor, d: Uint8Array): number {
+    writeSeq8(this.seq8, 0, c.epoch, c.seq);
+    const inner = this.inner;
+    let n: number;
+    if (inner instanceof Gcm12) n = inner.openAt(this.seq8, c.type, c.version, d, c.start, c.end);
+    else {
+      const pt = inner.openFragment(this.seq8, c.type, c.version, d.subarray(c.start, c.end));
+      if (pt === null) return -1;
+      d.set(pt, c.start);
+      n = pt.length;
+    }
+    return n > MAX_PLAINTEXT ? -1 : n;
+  }
+
   /** Where the plaintext starts inside a sealed record (explicit nonce or IV after the header). */
   plaintextOffset(): number {
     return DTLS_HEADER + (this.inner instanceof Gcm12 ? 8 : 16);

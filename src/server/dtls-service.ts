@@ -32,6 +32,8 @@ import type { Tunnel } from "./tunnel/tunnel.ts";
 /** CSTP packet types (protocol.md §3). */
 const DATA = 0;
 const DPD_REQ = 3;
+/** Pooled send buffers: one tun read batch (up to 64 packets) fits without an early flush. */
+const SEND_RING = 64;
 
 /** One session's MTU after CONNECT (probes, try-mtu-discovery), when the manager gave an MTU context. */
 interface MtuSession {
@@ -95,8 +97,17 @@ export class DtlsService implements DtlsIntegration {
   private readonly mtuByPeer = new Map<string, MtuSession>();
   /** Sessions that sent a full-size datagram in the current batch (ocserv mtu_ok, applied after the flush). */
   private readonly fullSize = new Set<MtuSession>();
+  /** One outbox for every received datagram: apply() consumes it at once and onDatagram empties it. */
+  private readonly rx: DtlsResult<Tunnel> = { sendTo: [], deliver: [], events: [] };
+  private lastRawAddr = "";
+  private lastPeerAddr = "";
+  /** Send buffers for the datagrams of the current batch (sendBuffer); ringUsed of them are queued. */
+  private readonly ring: Uint8Array[] = [];
+  private ringUsed = 0;
   private readonly flushBound = () => {
     this.flushScheduled = false;
+    // Nothing inside flush() seals, and once it returns no queued datagram refers to the ring.
+    this.ringUsed = 0;
     this.udp?.flush();
     if (this.fullSize.size > 0) {
       for (const m of this.fullSize) this.applyMtu(m, m.mtu.fullSizeSent());
@@ -192,10 +203,15 @@ export class DtlsService implements DtlsIntegration {
         // Server DPD over DTLS is padded with zeros to data MTU + 1 bytes (ocserv periodic_check), so it
         // also tests the path MTU.
         const payload = type === DPD_REQ && len === 0 ? new Uint8Array(handle.dataMtu) : buf.subarray(offset, offset + len);
-        const d = this.endpoint.send(handle, type, payload);
-        if (d === null || this.udp === null) return false;
-        this.udp.queue(d.bytes, d.port, d.addr);
-        if (m !== null && m.mtu.discoveryActive) this.trackSend(m, d.addr, d.port, type === DATA && len >= handle.dataMtu);
+        const peer = handle.peer;
+        if (peer === null || this.udp === null) return false;
+        const need = this.endpoint.sealedLength(handle, payload.length);
+        if (need < 0) return false;
+        const out = this.sendBuffer(need);
+        const n = this.endpoint.sealInto(handle, type, payload, out);
+        if (n < 0) return false;
+        this.udp.queue(out.subarray(0, n), peer.port, peer.addr);
+        if (m !== null && m.mtu.discoveryActive) this.trackSend(m, peer.addr, peer.port, type === DATA && len >= handle.dataMtu);
         this.scheduleFlush();
         return true;
       },
@@ -209,6 +225,22 @@ export class DtlsService implements DtlsIntegration {
     };
   }
 
+  /**
+   * A pooled buffer of at least `need` bytes for one outgoing record. The UDP adapter needs queued
+   * datagrams unchanged until flush() returns (it copies any it keeps for retry), so the ring is
+   * reused after every flush; a batch larger than the ring is flushed early rather than allocating.
+   */
+  private sendBuffer(need: number): Uint8Array {
+    if (this.ringUsed === SEND_RING) this.flushBound();
+    const i = this.ringUsed++;
+    let b = this.ring[i];
+    if (b === undefined || b.length < need) {
+      b = new Uint8Array(Math.max(need, 2048));
+      this.ring[i] = b;
+    }
+    return b;
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
@@ -216,14 +248,26 @@ export class DtlsService implements DtlsIntegration {
   }
 
   private onDatagram(bytes: Uint8Array, port: number, addr: string): void {
-    // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d; sessions compare plain addresses.
-    const peer = addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
+    // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d; sessions compare plain addresses. The
+    // last mapping is remembered, so a stream of datagrams from one peer does not slice a string each.
+    let peer = addr;
+    if (addr === this.lastRawAddr) peer = this.lastPeerAddr;
+    else if (addr.startsWith("::ffff:") && addr.includes(".")) {
+      peer = addr.slice(7);
+      this.lastRawAddr = addr;
+      this.lastPeerAddr = peer;
+    }
+    const rx = this.rx;
     try {
-      this.apply(this.endpoint.handleDatagram(bytes, peer, port));
+      this.apply(this.endpoint.handleDatagram(bytes, peer, port, rx));
     } catch (e) {
       // A throw here would escape into Bun's socket callback and end the process, and every session
       // with it. Whatever went wrong concerns one datagram: log it (rate-limited by the logger), go on.
       this.log.error(`DTLS: datagram from ${peer}:${port} dropped: ${(e as Error).message}`);
+    } finally {
+      rx.sendTo.length = 0;
+      rx.deliver.length = 0;
+      rx.events.length = 0;
     }
   }
 

@@ -33,8 +33,18 @@ export class RecordDeframer {
     this.end += bytes.length;
   }
 
-  /** The next complete record (a copy), or null if more bytes are needed. */
+  /** The next complete record (a copy the caller may keep), or null if more bytes are needed. */
   next(): RawRecord | null {
+    const r = this.nextView();
+    return r === null ? null : { type: r.type, version: r.version, fragment: r.fragment.slice() };
+  }
+
+  /**
+   * The next complete record without copying: `fragment` is a view of the deframer's buffer, valid
+   * until the next push() (which may compact or overwrite it). The record path of the server uses
+   * this, opening each record in place (a copy per record was ~4% of the tunnel's CPU).
+   */
+  nextView(): RawRecord | null {
     const avail = this.end - this.start;
     if (avail < RECORD_HEADER) return null;
     const b = this.buf;
@@ -48,7 +58,7 @@ export class RecordDeframer {
     if (version >>> 8 !== 0x03) throw new TlsError("decode-failure", `bad record version ${version.toString(16)}`);
     if (length > MAX_CIPHERTEXT_12) throw new TlsError("record-overflow", `record length ${length}`);
     if (avail < RECORD_HEADER + length) return null;
-    const fragment = b.slice(s + RECORD_HEADER, s + RECORD_HEADER + length);
+    const fragment = b.subarray(s + RECORD_HEADER, s + RECORD_HEADER + length);
     this.start += RECORD_HEADER + length;
     if (this.start === this.end) this.start = this.end = 0;
     return { type, version, fragment };

@@ -6,6 +6,8 @@
 //                 const out = tls.takeOutgoing(); if (out) socket.write(out);
 //                 if (tls.state === "closed") socket.end();   // after writing `out` (it may hold the alert)
 //   to send:      tls.write(record ≤ 16384 bytes); then takeOutgoing() as above
+// Zero-copy lifetimes: `d` is valid until the next receive() and `out` until the next call that
+// produces output (write, receive, close, keyUpdate, fatalAlert); keep either longer only as a copy.
 //   DTLS PSK:     tls.exportKeyingMaterial("EXPORTER-openconnect-psk", null, 32)
 //   TLS 1.3 rekey (rekey-method = ssl): tls.keyUpdate(true)
 //

@@ -43,9 +43,18 @@ export class OutputBuffer {
     buf.set(b, offset);
     this.len += b.length;
   }
+  /** Everything written so far, as a copy the caller may keep; the buffer is then empty. */
   take(): Uint8Array | null {
+    const v = this.takeView();
+    return v === null ? null : v.slice();
+  }
+  /**
+   * Everything written so far without copying: a view valid until the next reserve()/append(), which
+   * write over it. For callers that hand the bytes on at once (a socket that copies into its outbox).
+   */
+  takeView(): Uint8Array | null {
     if (this.len === 0) return null;
-    const out = this.buf.slice(0, this.len);
+    const out = this.buf.subarray(0, this.len);
     this.len = 0;
     return out;
   }
@@ -148,7 +157,7 @@ export class Tls13Protection implements RecordProtection {
     const len = innerLen + 16;
     // §5.2: opaque_type is application_data and legacy_record_version 0x0303; the header is the AAD
     writeHeader(buf, offset, ContentType.application_data, 0x0303, len);
-    this.aad.set(buf.subarray(offset, offset + RECORD_HEADER));
+    writeHeader(this.aad, 0, ContentType.application_data, 0x0303, len);
     const body = offset + RECORD_HEADER;
     buf.set(plaintext, body);
     buf[body + plaintext.length] = type;
@@ -160,8 +169,8 @@ export class Tls13Protection implements RecordProtection {
     if (fragment.length > MAX_CIPHERTEXT_13) throw new TlsError("record-overflow", "ciphertext longer than 2^14+256");
     if (fragment.length < 17) throw new TlsError("bad-record-mac", "ciphertext shorter than the tag");
     writeHeader(this.aad, 0, type, version, fragment.length);
-    // Decrypt in place: the fragment is the deframer's private copy, and the AEAD writes only after
-    // the tag has been checked.
+    // Decrypt in place: the fragment lives in the deframer's private buffer and is consumed, and the
+    // AEAD writes only after the tag has been checked.
     const out = fragment;
     const n = this.aead.open(nonce13(this.iv, this.seq, this.nonce), this.aad, fragment, out, 0);
     if (n < 0) throw new TlsError("bad-record-mac", "record authentication failed");
@@ -210,12 +219,21 @@ export class Gcm12 {
    * fragment's first bytes are overwritten and the result is a view of them.
    */
   openFragment(seq8: Uint8Array, type: number, version: number, fragment: Uint8Array): Uint8Array | null {
-    if (fragment.length < Gcm12.overhead) return null;
-    this.nonce.set(fragment.subarray(0, 8), 4);
-    const ct = fragment.subarray(8);
-    // In place, over the explicit nonce (already copied into the nonce buffer); written only if the tag is good.
-    const n = this.aead.open(this.nonce, aad12(this.aad, seq8, type, version, ct.length - 16), ct, fragment, 0);
+    const n = this.openAt(seq8, type, version, fragment, 0, fragment.length);
     return n < 0 ? null : fragment.subarray(0, n);
+  }
+  /**
+   * openFragment for the fragment d[start, end) without a view of it: the plaintext is written to
+   * d[start, start + n) and n returned, or -1 if authentication failed (nothing written then).
+   */
+  openAt(seq8: Uint8Array, type: number, version: number, d: Uint8Array, start: number, end: number): number {
+    const len = end - start;
+    if (len < Gcm12.overhead) return -1;
+    // Byte by byte: a subarray per record costs more than these eight stores.
+    const nonce = this.nonce;
+    for (let i = 0; i < 8; i++) nonce[4 + i] = d[start + i]!;
+    // In place, over the explicit nonce (already copied into the nonce buffer); written only if the tag is good.
+    return this.aead.open(nonce, aad12(this.aad, seq8, type, version, len - Gcm12.overhead), d.subarray(start + 8, end), d, start);
   }
 }
 

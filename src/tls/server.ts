@@ -98,13 +98,19 @@ export class TlsServerConnection {
     return this.negotiatedInfo;
   }
 
+  /**
+   * Ciphertext from the peer, in any chunking. Records are opened in place inside the deframer's
+   * buffer, so what readApplicationData() returns is a view valid until the next receive(); records
+   * not yet read when receive() is called again are copied first, so none is ever lost or overwritten.
+   */
   receive(bytes: Uint8Array): void {
     if (this.phase === "closed") return;
+    for (let i = 0; i < this.appData.length; i++) this.appData[i] = this.appData[i]!.slice();
     try {
       this.deframer.push(bytes);
       for (;;) {
         if (this.hs.kind === "Closed") break;
-        const rec = this.deframer.next();
+        const rec = this.deframer.nextView();
         if (rec === null) break;
         this.handleRecord(rec.type, rec.version, rec.fragment);
       }
@@ -114,10 +120,16 @@ export class TlsServerConnection {
     }
   }
 
+  /**
+   * Ciphertext to send, or null. A view of the connection's output buffer, valid until the next call
+   * that produces output (write, receive, close, keyUpdate, fatalAlert): hand it to a socket that
+   * copies or sends it at once, or copy it.
+   */
   takeOutgoing(): Uint8Array | null {
-    return this.out.take();
+    return this.out.takeView();
   }
 
+  /** The next application-data record's plaintext, or null; valid until the next receive() (see there). */
   readApplicationData(): Uint8Array | null {
     return this.appData.shift() ?? null;
   }

@@ -158,7 +158,9 @@ export class FrontConnection {
           return;
         }
       } else {
-        this.queue.push(rec);
+        // The record is a view valid until the next tls.receive(), and queued records wait across
+        // awaits (login): copy here, in the HTTP stage only, never on the tunnel's packet path.
+        this.queue.push(rec.slice());
         this.queuedBytes += rec.length;
         if (this.queuedBytes > MAX_QUEUED_BYTES) {
           this.log.info(`more than ${MAX_QUEUED_BYTES} bytes sent while a request was being handled; closing`);

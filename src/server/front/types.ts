@@ -11,10 +11,12 @@ import type { AuthRequest, AuthState, AuthStep } from "../../auth/types.ts";
 export interface FrontTls {
   /** Ciphertext from the peer. A fatal TLS error leaves `state` "closed" with the alert queued. */
   receive(bytes: Uint8Array): void;
-  /** Ciphertext to send to the peer, or null/empty when there is none. */
+  /** Ciphertext to send to the peer, or null/empty when there is none. Valid only until the next
+   *  call that produces output (write, receive, close, ...): send or copy it at once. */
   takeOutgoing(): Uint8Array | null;
   /** The plaintext of the next application-data record received, or null. One call = one "read".
-   *  The caller may keep the returned bytes (the HTTP parser holds a partial request across records). */
+   *  Valid only until the next receive(): a caller that keeps it (the HTTP stage queues records across
+   *  awaits) copies it; the tunnel consumes it during the call. */
   readApplicationData(): Uint8Array | null;
   /** Sends `data` as one application-data record (split only if the peer's record limit is smaller). */
   write(data: Uint8Array): void;
