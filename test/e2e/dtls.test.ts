@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Lab, canRunE2E, run, sh, waitFor, type Server } from "./harness.ts";
-import { iperfMbps, openLab, withServer as serveDuring, type Certs } from "./helpers.ts";
+import { iperfMbps, openLab, udpByteCounter, withServer as serveDuring, type Certs } from "./helpers.ts";
 
 const suite = canRunE2E && Bun.which("nft") !== null ? describe : describe.skip;
 
@@ -13,29 +13,18 @@ suite("openconnect over DTLS", () => {
   let lab: Lab;
   let certs: Certs;
   let net: number;
+  let udpBytes: () => Promise<number>;
 
   beforeAll(async () => {
     ({ lab, certs, net } = await openLab());
     lab.write("passwd", await lab.passwdLine("test", "secret"));
     // Count UDP bytes reaching the server's port inside the server namespace.
-    const r = await sh(`ip netns exec ${lab.srvNs} nft -f - <<'EOF'
-table inet e2e {
-  counter dtls_in { }
-  chain input { type filter hook input priority 0; udp dport 4443 counter name dtls_in; }
-}
-EOF`);
-    expect(r.code).toBe(0);
+    udpBytes = await udpByteCounter(lab.srvNs, "dport");
   }, 60_000);
 
   afterAll(async () => {
     await lab?.close();
   });
-
-  async function udpBytes(): Promise<number> {
-    const r = await run(["ip", "netns", "exec", lab.srvNs, "nft", "-j", "list", "counter", "inet", "e2e", "dtls_in"]);
-    const m = /"bytes":\s*(\d+)/.exec(r.stdout);
-    return m ? Number(m[1]) : 0;
-  }
 
   const withServer = <T>(extra: string, body: (server: Server) => Promise<T>): Promise<T> => serveDuring(lab, certs, extra, body);
 

@@ -1,6 +1,6 @@
 // Shared by the e2e suites (tunnel, dtls, firewall): opening a lab, running one server for the length
 // of a test, and measuring throughput with iperf3 across the tunnel.
-import { Lab, baseConfig, labNet, run, type Server } from "./harness.ts";
+import { Lab, baseConfig, labNet, run, sh, type Server } from "./harness.ts";
 
 export type Certs = Awaited<ReturnType<Lab["makeCerts"]>>;
 
@@ -42,4 +42,25 @@ export async function iperfMbps(lab: Lab, address: string, reverse: boolean): Pr
   } catch {
     return 0;
   }
+}
+
+/**
+ * An nftables byte counter in namespace `ns` on UDP port 4443 traffic arriving there: `dport` counts what
+ * reaches the server's DTLS port (in the server namespace), `sport` what comes from it (in the client's).
+ * Proves that traffic really crossed the UDP channel, not only that DTLS was negotiated.
+ */
+export async function udpByteCounter(ns: string, match: "dport" | "sport"): Promise<() => Promise<number>> {
+  const table = `e2e_udp_${match}`;
+  const r = await sh(`ip netns exec ${ns} nft -f - <<'EOF'
+table inet ${table} {
+  counter dtls { }
+  chain input { type filter hook input priority 0; udp ${match} 4443 counter name dtls; }
+}
+EOF`);
+  if (r.code !== 0) throw new Error(`nft counter setup failed: ${r.stderr}`);
+  return async () => {
+    const out = await run(["ip", "netns", "exec", ns, "nft", "-j", "list", "counter", "inet", table, "dtls"]);
+    const m = /"bytes":\s*(\d+)/.exec(out.stdout);
+    return m ? Number(m[1]) : 0;
+  };
 }

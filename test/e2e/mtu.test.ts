@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Lab, canRunE2E, run, sh, waitFor } from "./harness.ts";
-import { openLab, withServer, type Certs } from "./helpers.ts";
+import { openLab, udpByteCounter, withServer, type Certs } from "./helpers.ts";
 
 const suite = canRunE2E && Bun.which("nft") !== null ? describe : describe.skip;
 
@@ -13,29 +13,18 @@ suite("MTU over DTLS", () => {
   let lab: Lab;
   let certs: Certs;
   let net: number;
+  let udpBytesFromServer: () => Promise<number>;
 
   beforeAll(async () => {
     ({ lab, certs, net } = await openLab());
     lab.write("passwd", await lab.passwdLine("test", "secret"));
     // Count the server's UDP bytes arriving in the client namespace: what crossed DTLS towards the client.
-    const r = await sh(`ip netns exec ${lab.cliNs} nft -f - <<'EOF'
-table inet e2emtu {
-  counter dtls_from_server { }
-  chain input { type filter hook input priority 0; udp sport 4443 counter name dtls_from_server; }
-}
-EOF`);
-    expect(r.code).toBe(0);
+    udpBytesFromServer = await udpByteCounter(lab.cliNs, "sport");
   }, 60_000);
 
   afterAll(async () => {
     await lab?.close();
   });
-
-  async function udpBytesFromServer(): Promise<number> {
-    const r = await run(["ip", "netns", "exec", lab.cliNs, "nft", "-j", "list", "counter", "inet", "e2emtu", "dtls_from_server"]);
-    const m = /"bytes":\s*(\d+)/.exec(r.stdout);
-    return m ? Number(m[1]) : 0;
-  }
 
   async function linkMtus(ns: string): Promise<Map<string, number>> {
     const r = await run(["ip", "-n", ns, "-j", "link", "show"]);

@@ -6,7 +6,8 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
-import { Lab, baseConfig, canRunE2E, labNet, run, sh, waitFor, type Server } from "./harness.ts";
+import { Lab, baseConfig, canRunE2E, labNet, run, waitFor, type Server } from "./harness.ts";
+import { udpByteCounter } from "./helpers.ts";
 
 const suite = canRunE2E && Bun.which("iperf3") !== null && Bun.which("nft") !== null ? describe : describe.skip;
 
@@ -35,6 +36,7 @@ suite("privilege separation (run-as-user = nobody)", () => {
   let lab: Lab;
   let certs: Awaited<ReturnType<Lab["makeCerts"]>>;
   let net: number;
+  let udpBytes: () => Promise<number>;
 
   beforeAll(async () => {
     lab = await Lab.create();
@@ -43,20 +45,8 @@ suite("privilege separation (run-as-user = nobody)", () => {
     net = labNet(lab);
     lab.write("passwd", (await lab.passwdLine("test", "secret")) + (await lab.passwdLine("other", "pw2")));
     // Count UDP bytes reaching the server's port inside the server namespace.
-    const r = await sh(`ip netns exec ${lab.srvNs} nft -f - <<'EOF'
-table inet e2e {
-  counter dtls_in { }
-  chain input { type filter hook input priority 0; udp dport 4443 counter name dtls_in; }
-}
-EOF`);
-    expect(r.code).toBe(0);
+    udpBytes = await udpByteCounter(lab.srvNs, "dport");
   }, 60_000);
-
-  async function udpBytes(): Promise<number> {
-    const r = await run(["ip", "netns", "exec", lab.srvNs, "nft", "-j", "list", "counter", "inet", "e2e", "dtls_in"]);
-    const m = /"bytes":\s*(\d+)/.exec(r.stdout);
-    return m ? Number(m[1]) : 0;
-  }
 
   afterAll(async () => {
     await lab?.close();
