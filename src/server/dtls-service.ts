@@ -22,7 +22,8 @@ import {
   type DtlsSessionHandle,
 } from "../dtls/index.ts";
 import type { Logger } from "../log/types.ts";
-import { openUdp, type UdpEndpoint } from "../net/index.ts";
+import type { UdpEndpoint } from "../net/index.ts";
+import { openBatchUdp } from "../net/udp-batch.ts";
 import type { ConnectRequest, TunnelTransport } from "./contract.ts";
 import { bindDtlsSocket, dtlsPmtuMode } from "./dtls-socket.ts";
 import type { DtlsIntegration, DtlsPlan } from "./tunnel/manager.ts";
@@ -138,13 +139,15 @@ export class DtlsService implements DtlsIntegration {
     };
     // The socket's IP_MTU_DISCOVER mode (main binds it with bindDtlsSocket in privsep mode too).
     svc.pmtuDiscovery = dtlsPmtuMode(g) === "do";
+    // The socket is read with recvmmsg in batches and written with sendmmsg (udp-batch.ts): Bun's own
+    // UDP receive costs a callback and a buffer per datagram, and it must not also read this fd.
     if (opts.fd !== undefined) {
-      svc.udp = await openUdp({ fd: opts.fd }, handler);
+      svc.udp = openBatchUdp({ fd: opts.fd }, handler);
       return svc;
     }
     const fd = bindDtlsSocket(g);
     if (fd === null) return null;
-    svc.udp = await openUdp({ fd }, handler);
+    svc.udp = openBatchUdp({ fd }, handler);
     log.info(`listening (UDP) on ${g["udp-listen-host"] ?? "*"}:${g["udp-port"]}`);
     return svc;
   }

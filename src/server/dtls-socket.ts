@@ -14,7 +14,7 @@ export function dtlsPmtuMode(g: Pick<GlobalOptions, "try-mtu-discovery">): PmtuD
 
 /**
  * Binds udp-listen-host:udp-port, or dual-stack "::" (IPv4 peers as ::ffff:a.b.c.d) falling back to
- * 0.0.0.0 where IPv6 is unavailable; returns the fd for openUdp({ fd }), or null when udp-port is 0.
+ * 0.0.0.0 where IPv6 is unavailable; returns the fd for openBatchUdp({ fd }), or null when udp-port is 0.
  */
 export function bindDtlsSocket(g: Pick<GlobalOptions, "udp-port" | "udp-listen-host" | "try-mtu-discovery">): number | null {
   if (g["udp-port"] === 0) return null;
