@@ -3,7 +3,8 @@
 import { createDtlsEndpoint, type DtlsEndpoint, type DtlsResult, type DtlsSessionHandle } from "../../src/dtls/index.ts";
 import type { DtlsMode } from "../../src/dtls/handshake.ts";
 import { randomBytes } from "../../src/crypto/index.ts";
-import { TestClient, type ClientOptions } from "./client.ts";
+import { expect } from "bun:test";
+import { DTLS1_2, TestClient, type ClientOptions } from "./client.ts";
 
 export interface Clock {
   t: number;
@@ -61,4 +62,13 @@ export function makePair(mode: DtlsMode, clientOpts: ClientOptions, epOpts: { ma
 
 export function events(p: Pair): string[] {
   return p.results.flatMap((r) => r.events.map((e) => e.event.kind));
+}
+
+/** A PSK session (TLS_PSK_WITH_AES_256_GCM_SHA384 over DTLS 1.2) whose handshake has completed. */
+export function establishedPsk(): Pair {
+  const key = randomBytes(32);
+  const p = makePair({ kind: "psk", key, allowedSuites: null }, { kind: "psk", version: DTLS1_2, sessionId: randomBytes(32), psk: key, suites: [0x00a9] });
+  p.pump(p.client.hello());
+  expect(p.handle.established).toBe(true);
+  return p;
 }

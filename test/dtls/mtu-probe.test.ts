@@ -1,16 +1,7 @@
 import { test, expect, describe } from "bun:test";
-import { randomBytes } from "../../src/crypto/index.ts";
 import { PacketType } from "../../src/dtls/index.ts";
-import { DTLS1_2 } from "./client.ts";
-import { makePair, type Pair } from "./harness.ts";
+import { establishedPsk as established } from "./harness.ts";
 
-function established(): Pair {
-  const key = randomBytes(32);
-  const p = makePair({ kind: "psk", key, allowedSuites: null }, { kind: "psk", version: DTLS1_2, sessionId: randomBytes(32), psk: key, suites: [0x00a9] });
-  p.pump(p.client.hello());
-  expect(p.handle.established).toBe(true);
-  return p;
-}
 
 describe("MTU probes with a raise ceiling (protocol.md §4.4, ocserv data_mtu_set before the echo)", () => {
   test("a probe within the ceiling raises the data MTU and is echoed in full", () => {

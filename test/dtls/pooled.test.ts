@@ -4,15 +4,8 @@ import { test, expect, describe } from "bun:test";
 import { randomBytes } from "../../src/crypto/index.ts";
 import { PacketType, type DtlsResult } from "../../src/dtls/index.ts";
 import { DTLS1_2 } from "./client.ts";
-import { makePair, type Pair } from "./harness.ts";
+import { establishedPsk as established, makePair } from "./harness.ts";
 
-function established(): Pair {
-  const key = randomBytes(32);
-  const p = makePair({ kind: "psk", key, allowedSuites: null }, { kind: "psk", version: DTLS1_2, sessionId: randomBytes(32), psk: key, suites: [0x00a9] });
-  p.pump(p.client.hello());
-  expect(p.handle.established).toBe(true);
-  return p;
-}
 
 describe("sealing into a pooled buffer", () => {
   test("one buffer reused for several packets gives records the client opens in order", () => {
